@@ -1,0 +1,42 @@
+"""The nacz file container (installed as ``nacz.formats``).
+
+Imports only the standard library: it never imports ``nacz`` or ``nacz.coder``.
+"""
+
+from .container import (
+    FORMAT_VERSION,
+    MAGIC,
+    SEGMENT_NEURAL,
+    SUFFIX,
+    BadMagicError,
+    ContainerHeader,
+    FormatError,
+    HeaderChecksumError,
+    PayloadChecksumError,
+    Segment,
+    TrailingDataError,
+    TruncatedError,
+    UnsupportedVersionError,
+    read_header,
+    read_payloads,
+    write_container,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAGIC",
+    "SEGMENT_NEURAL",
+    "SUFFIX",
+    "BadMagicError",
+    "ContainerHeader",
+    "FormatError",
+    "HeaderChecksumError",
+    "PayloadChecksumError",
+    "Segment",
+    "TrailingDataError",
+    "TruncatedError",
+    "UnsupportedVersionError",
+    "read_header",
+    "read_payloads",
+    "write_container",
+]

@@ -1,0 +1,275 @@
+"""The nacz container, version 1: byte layout, writer and validating reader.
+
+Layout (all integers little-endian; FORMAT.md beside this file is the normative text)::
+
+    magic        8   MAGIC
+    version      u8  FORMAT_VERSION
+    flags        u8  no flag is defined in version 1: any set bit is refused
+    body_length  u32 length of the header body that follows
+    body         ... see ContainerHeader.to_body()
+    header_crc   u32 CRC-32 of every byte before it (magic to end of body)
+    payloads     ... the segments' payloads, back to back, in segment-table order
+    (end of file: any byte after the last payload is an error)
+
+Invariants:
+- The reader never allocates from an unchecked length: every length is checked against
+  a fixed limit and against the bytes actually remaining before anything is read.
+- Every field is checked; any inconsistency raises a subclass of :class:`FormatError`
+  with a message naming the field.
+- This module knows nothing about models or codecs: config fields are opaque
+  ``{id: bytes}`` pairs, interpreted by the caller.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+#: The first bytes of every nacz file. PNG-style: a high-bit byte catches 7-bit
+#: transports, CR LF and ^Z catch text-mode newline and EOF mangling.
+MAGIC = b"\x89NCZ\r\n\x1a\n"
+FORMAT_VERSION = 1
+SUFFIX = ".nacz"
+
+#: Segment kinds, fixed by hand.
+SEGMENT_NEURAL = 0
+
+_PREFIX = struct.Struct("<8sBBI")
+_MAX_BODY = 64 << 20
+_MAX_SEGMENTS = 1 << 20
+_MAX_CONFIG_FIELDS = 256
+_SEGMENT = struct.Struct("<BIQQQII")  # kind, group, n_tokens, n_bytes, payload_len, payload_crc, data_crc
+_KNOWN_KINDS = (SEGMENT_NEURAL,)
+_MAX_NAME = 255
+
+
+class FormatError(ValueError):
+    """The input is not a valid nacz file."""
+
+
+class BadMagicError(FormatError):
+    """The input does not start with the nacz magic bytes."""
+
+
+class UnsupportedVersionError(FormatError):
+    """The file uses a format version or flag this reader does not know."""
+
+
+class TruncatedError(FormatError):
+    """The file ends before its header or payloads do."""
+
+
+class HeaderChecksumError(FormatError):
+    """The header's CRC-32 does not match its bytes."""
+
+
+class PayloadChecksumError(FormatError):
+    """A segment's payload does not match its CRC-32."""
+
+
+class TrailingDataError(FormatError):
+    """Bytes follow the last payload."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One independently coded piece of the original, in file order."""
+
+    kind: int
+    group: int  # segments of one group are coded in lockstep
+    n_tokens: int
+    n_bytes: int
+    payload_length: int
+    payload_crc32: int
+    data_crc32: int  # CRC-32 of this segment's original bytes
+
+
+@dataclass(frozen=True)
+class ContainerHeader:
+    model_sha256: bytes
+    model_name: str
+    numerics_fingerprint: bytes
+    original_length: int
+    original_crc32: int
+    config_fields: dict[int, bytes]
+    segments: tuple[Segment, ...] = field(default_factory=tuple)
+
+    @property
+    def payload_length(self) -> int:
+        return sum(s.payload_length for s in self.segments)
+
+    def to_bytes(self) -> bytes:
+        """The whole header: prefix, body and header CRC."""
+        body = self._body()
+        if len(body) > _MAX_BODY:
+            raise FormatError("header too large")
+        head = _PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(body)) + body
+        return head + struct.pack("<I", zlib.crc32(head))
+
+    def _body(self) -> bytes:
+        if len(self.model_sha256) != 32 or len(self.numerics_fingerprint) != 16:
+            raise FormatError("model sha256 must be 32 bytes and fingerprint 16 bytes")
+        name = self.model_name.encode("utf-8")[:_MAX_NAME]
+        out = [self.model_sha256, bytes([len(name)]), name, self.numerics_fingerprint]
+        out.append(struct.pack("<QI", self.original_length, self.original_crc32))
+        out.append(struct.pack("<H", len(self.config_fields)))
+        for fid in sorted(self.config_fields):
+            raw = self.config_fields[fid]
+            out.append(struct.pack("<HH", fid, len(raw)) + raw)
+        out.append(struct.pack("<I", len(self.segments)))
+        for s in self.segments:
+            out.append(
+                _SEGMENT.pack(
+                    s.kind, s.group, s.n_tokens, s.n_bytes,
+                    s.payload_length, s.payload_crc32, s.data_crc32,
+                )
+            )
+        return b"".join(out)
+
+
+class _Cursor:
+    def __init__(self, buf: bytes):
+        self.buf = buf
+        self.pos = 0
+
+    def take(self, n: int, what: str) -> bytes:
+        if n > len(self.buf) - self.pos:
+            raise FormatError(f"header body ends inside {what}")
+        b = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return b
+
+    def unpack(self, st: str, what: str):
+        return struct.unpack(st, self.take(struct.calcsize(st), what))
+
+
+def _read_exact(src: BinaryIO, n: int, what: str) -> bytes:
+    chunks = []
+    left = n
+    while left:
+        b = src.read(min(left, 1 << 20))
+        if not b:
+            raise TruncatedError(f"file truncated: it ends inside the {what}")
+        chunks.append(b)
+        left -= len(b)
+    return b"".join(chunks)
+
+
+def read_header(src: BinaryIO | bytes) -> ContainerHeader:
+    """Read and validate the header from a binary stream (or bytes), without decoding.
+
+    On return a stream is positioned at the first payload byte.
+    """
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        import io
+
+        src = io.BytesIO(bytes(src))
+    first = src.read(_PREFIX.size)
+    if len(first) < len(MAGIC) or first[: len(MAGIC)] != MAGIC:
+        if MAGIC.startswith(first):
+            raise TruncatedError("file truncated: it ends inside the magic bytes")
+        raise BadMagicError("not a nacz file (bad magic bytes)")
+    if len(first) < _PREFIX.size:
+        raise TruncatedError("file truncated: it ends inside the header")
+    magic, version, flags, body_len = _PREFIX.unpack(first)
+    if version != FORMAT_VERSION:
+        raise UnsupportedVersionError(
+            f"unsupported nacz format version {version} (this nacz reads version {FORMAT_VERSION})"
+        )
+    if flags:
+        raise UnsupportedVersionError(f"unknown header flags 0x{flags:02x}")
+    if body_len > _MAX_BODY:
+        raise FormatError(f"header body length {body_len} exceeds the limit")
+    body = _read_exact(src, body_len, "header")
+    crc_raw = _read_exact(src, 4, "header checksum")
+    (crc,) = struct.unpack("<I", crc_raw)
+    if zlib.crc32(first + body) != crc:
+        raise HeaderChecksumError("header checksum mismatch: the file header is corrupted")
+    return _parse_body(body)
+
+
+def _parse_body(body: bytes) -> ContainerHeader:
+    c = _Cursor(body)
+    model_sha = c.take(32, "model sha256")
+    (name_len,) = c.unpack("<B", "model name length")
+    try:
+        name = c.take(name_len, "model name").decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError("model name is not UTF-8") from None
+    fingerprint = c.take(16, "numerics fingerprint")
+    original_length, original_crc = c.unpack("<QI", "original length")
+    (n_fields,) = c.unpack("<H", "config field count")
+    if n_fields > _MAX_CONFIG_FIELDS:
+        raise FormatError(f"config field count {n_fields} exceeds the limit")
+    fields: dict[int, bytes] = {}
+    for _ in range(n_fields):
+        fid, flen = c.unpack("<HH", "config field")
+        if fid in fields:
+            raise FormatError(f"config field {fid} appears twice")
+        fields[fid] = c.take(flen, "config field value")
+    (n_seg,) = c.unpack("<I", "segment count")
+    if n_seg > _MAX_SEGMENTS or n_seg * _SEGMENT.size > len(body) - c.pos:
+        raise FormatError(f"segment count {n_seg} does not fit the header")
+    segments = []
+    total_bytes = 0
+    for i in range(n_seg):
+        kind, group, n_tok, n_bytes, plen, pcrc, dcrc = c.unpack(_SEGMENT.format, "segment table")
+        if kind not in _KNOWN_KINDS:
+            raise UnsupportedVersionError(f"segment {i} has unknown kind {kind}")
+        if n_tok > n_bytes:
+            raise FormatError(f"segment {i} claims more tokens than bytes")
+        if n_bytes and not n_tok:
+            raise FormatError(f"segment {i} has bytes but no tokens")
+        total_bytes += n_bytes
+        segments.append(Segment(kind, group, n_tok, n_bytes, plen, pcrc, dcrc))
+    if c.pos != len(body):
+        raise FormatError("header body has unexpected extra bytes")
+    if total_bytes != original_length:
+        raise FormatError(
+            f"segments hold {total_bytes} bytes but the header says {original_length}"
+        )
+    groups = [s.group for s in segments]
+    if groups != sorted(groups):
+        raise FormatError("segment groups are out of order")
+    return ContainerHeader(
+        model_sha256=model_sha,
+        model_name=name,
+        numerics_fingerprint=fingerprint,
+        original_length=original_length,
+        original_crc32=original_crc,
+        config_fields=fields,
+        segments=tuple(segments),
+    )
+
+
+def read_payloads(src: BinaryIO, header: ContainerHeader) -> list[bytes]:
+    """Read every segment payload after :func:`read_header`, verify each CRC and the end.
+
+    Payload lengths are trusted only as far as the stream really has bytes: reading is
+    chunked, so a forged length cannot make us allocate more than the file holds.
+    """
+    out = []
+    for i, seg in enumerate(header.segments):
+        data = _read_exact(src, seg.payload_length, f"payload of segment {i}")
+        if zlib.crc32(data) != seg.payload_crc32:
+            raise PayloadChecksumError(f"payload checksum mismatch in segment {i}: data corrupted")
+        out.append(data)
+    if src.read(1):
+        raise TrailingDataError("unexpected data after the end of the nacz stream")
+    return out
+
+
+def write_container(dst: BinaryIO, header: ContainerHeader, payloads: list[bytes]) -> int:
+    """Write header and payloads; returns the number of bytes written."""
+    if len(payloads) != len(header.segments):
+        raise FormatError("one payload per segment is required")
+    for seg, p in zip(header.segments, payloads):
+        if len(p) != seg.payload_length or zlib.crc32(p) != seg.payload_crc32:
+            raise FormatError("payload does not match its segment entry")
+    head = header.to_bytes()
+    dst.write(head)
+    for p in payloads:
+        dst.write(p)
+    return len(head) + sum(len(p) for p in payloads)

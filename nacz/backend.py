@@ -1,0 +1,222 @@
+"""The transformer backend: the only module of nacz that imports ``llama_cpp``.
+
+It loads a GGUF model and turns token streams into next-token logits. Many streams share
+one llama.cpp context as separate sequences, and one ``llama_decode`` call advances each
+given stream by one token (lockstep), which runs at the model's batched rate.
+
+Invariants the codec relies on:
+- The logits depend only on the model, the context parameters fixed here or passed in
+  (window, eviction, flash attention), and the history of calls. Compressor and
+  decompressor make the very same calls in the same order, so they see the same logits.
+- A stream's window slides by llama.cpp's own KV-cache removal and position shift: when a
+  stream holds ``window`` tokens, the ``evict`` oldest tokens after the start token are
+  removed and the rest shifted down. The start token stays at position 0 (attention sink).
+  Nothing is ever re-evaluated.
+- Nothing is printed to stdout: llama.cpp's log goes nowhere (or to stderr when verbose),
+  and the process's stdout is pointed at stderr while the model loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import sys
+import threading
+
+import numpy as np
+
+from .errors import ModelError
+from .model_file import ModelFile
+
+_lock = threading.Lock()
+_initialised = False
+_log_callback = None  # keeps the ctypes callback alive
+
+
+def _llama():
+    import llama_cpp  # the project's one import of llama_cpp
+
+    return llama_cpp
+
+
+def _init_backend(verbose: bool) -> None:
+    global _initialised, _log_callback
+    with _lock:
+        if _initialised:
+            return
+        L = _llama()
+
+        def log(level, text, user_data):
+            if verbose:
+                sys.stderr.write(text.decode("utf-8", errors="replace"))
+
+        _log_callback = L.llama_log_callback(log)
+        L.llama_log_set(_log_callback, None)
+        L.llama_backend_init()
+        _initialised = True
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Point file descriptor 1 at stderr, so native code cannot write into a pipe."""
+    try:
+        sys.stdout.flush()
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+class LlamaBackend:
+    """A loaded model: vocabulary, tokenizer, and factories for stream sets."""
+
+    def __init__(self, model: ModelFile, threads: int | None = None, verbose: bool = False):
+        _init_backend(verbose)
+        L = _llama()
+        self.model_file = model
+        self.threads = threads or default_threads()
+        params = L.llama_model_default_params()
+        with _stdout_to_stderr():
+            self._model = L.llama_model_load_from_file(str(model.path).encode(), params)
+        if not self._model:
+            raise ModelError(f"llama.cpp could not load model {model.path}")
+        self._vocab = L.llama_model_get_vocab(self._model)
+        self.n_vocab = int(L.llama_vocab_n_tokens(self._vocab))
+        self.n_ctx_train = int(L.llama_model_n_ctx_train(self._model))
+        self.token_texts = [
+            L.llama_vocab_get_text(self._vocab, i) or b"" for i in range(self.n_vocab)
+        ]
+
+    def tokenize(self, raw: bytes) -> list[int]:
+        """llama.cpp's tokenizer, without special tokens and with special strings as text."""
+        L = _llama()
+        cap = len(raw) + 16
+        buf = (L.llama_token * cap)()
+        n = L.llama_tokenize(self._vocab, raw, len(raw), buf, cap, False, False)
+        if n < 0:
+            raise ModelError(f"llama.cpp tokenizer failed ({n})")
+        return list(buf[:n])
+
+    def open_streams(
+        self, n_streams: int, window: int, evict: int, flash_attn: bool
+    ) -> "StreamSet":
+        return StreamSet(self, n_streams, window, evict, flash_attn)
+
+    def close(self) -> None:
+        if getattr(self, "_model", None):
+            _llama().llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class StreamSet:
+    """``n_streams`` token streams in one llama.cpp context, advanced in lockstep."""
+
+    def __init__(
+        self, backend: LlamaBackend, n_streams: int, window: int, evict: int, flash_attn: bool
+    ):
+        L = _llama()
+        if not 1 <= n_streams <= L.llama_max_parallel_sequences():
+            raise ValueError(f"unsupported stream count {n_streams}")
+        if not 1 <= evict <= window - 2:
+            raise ValueError("evict must be in 1..window-2")
+        self._backend = backend
+        self.n_streams = n_streams
+        self.window = window
+        self.evict = evict
+        self.n_vocab = backend.n_vocab
+        cp = L.llama_context_default_params()
+        cp.n_seq_max = n_streams
+        cp.kv_unified = False  # each stream gets its own `window` cells
+        cp.n_ctx = n_streams * window
+        cp.n_batch = cp.n_ubatch = max(n_streams, 32)
+        cp.n_threads = cp.n_threads_batch = backend.threads
+        cp.flash_attn_type = 1 if flash_attn else 0
+        cp.no_perf = True
+        with _stdout_to_stderr():
+            self._ctx = L.llama_init_from_model(backend._model, cp)
+        if not self._ctx:
+            raise ModelError(
+                f"llama.cpp could not create a context for {n_streams} streams x {window} tokens"
+            )
+        if L.llama_n_ctx_seq(self._ctx) < window:
+            raise ModelError("llama.cpp gave each stream fewer cells than the window")
+        self._mem = L.llama_get_memory(self._ctx)
+        if not L.llama_memory_can_shift(self._mem):
+            raise ModelError("this model's KV cache cannot shift positions")
+        self._batch = L.llama_batch_init(n_streams, 0, 1)
+        self._pos = np.zeros(n_streams, dtype=np.int64)
+
+    def advance(self, stream_ids, tokens) -> np.ndarray:
+        """Append ``tokens[k]`` to stream ``stream_ids[k]`` for each k, in one decode call.
+
+        Returns the next-token logits, one row per given stream, as a float32 view into
+        llama.cpp's buffer: valid until the next call.
+        """
+        L = _llama()
+        n = len(stream_ids)
+        if n == 0 or n > self.n_streams:
+            raise ValueError("advance needs 1..n_streams streams")
+        b = self._batch
+        for k in range(n):
+            s = int(stream_ids[k])
+            if self._pos[s] >= self.window:
+                # Drop the oldest tokens after the start token and slide the rest down.
+                L.llama_memory_seq_rm(self._mem, s, 1, 1 + self.evict)
+                L.llama_memory_seq_add(self._mem, s, 1 + self.evict, -1, -self.evict)
+                self._pos[s] -= self.evict
+            b.token[k] = int(tokens[k])
+            b.pos[k] = int(self._pos[s])
+            b.n_seq_id[k] = 1
+            b.seq_id[k][0] = s
+            b.logits[k] = 1
+            self._pos[s] += 1
+        b.n_tokens = n
+        rc = L.llama_decode(self._ctx, b)
+        if rc != 0:
+            raise ModelError(f"llama_decode failed with status {rc}")
+        ptr = L.llama_get_logits(self._ctx)
+        return np.ctypeslib.as_array(ptr, shape=(n, self.n_vocab))
+
+    def close(self) -> None:
+        L = _llama()
+        if getattr(self, "_batch", None) is not None:
+            L.llama_batch_free(self._batch)
+            self._batch = None
+        if getattr(self, "_ctx", None):
+            L.llama_free(self._ctx)
+            self._ctx = None
+
+    def __enter__(self) -> "StreamSet":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,220 @@
+"""The neural token codec: model logits -> integer CDFs -> arithmetic coder, per stream.
+
+A group of token streams (shards) is coded in lockstep: at each step every stream that
+still has tokens codes one token, then every stream that still needs a prediction feeds
+that token to the model, all in one ``StreamSet.advance`` call.
+
+Invariants:
+- Encoder and decoder run the same loop: the same streams, in the same order, fed the same
+  tokens in the same calls, and the same integer CDF per token (``quantize_logits``).
+  Only the symbol direction differs. Nothing in the loop depends on timing, threads or
+  the number of worker processes.
+- Each stream starts with ``config.start_token`` at position 0; the first real token is
+  coded with the model's prediction after it.
+- A stream of n tokens is coded with n CDFs and needs n decode calls: the last token is
+  not fed to the model, since nothing after it is predicted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .backend import LlamaBackend
+from .coder import PRECISION_BITS, TOTAL, ArithmeticDecoder, ArithmeticEncoder, quantize_logits
+from .config import CodecConfig
+
+#: Called as progress(tokens_done, bytes_done, coded_bits) from time to time.
+Progress = Callable[[int, int, int], None]
+
+#: Tokens fed to the fingerprint probe; plain ASCII so every tokenizer splits it alike.
+_PROBE_TEXT = b"The numerics probe: 0123456789, lorem ipsum dolor sit amet; {x: [1, 2]}\n"
+
+
+def plan_shards(n_tokens: int, cfg: CodecConfig) -> list[tuple[int, int]]:
+    """Split ``n_tokens`` into contiguous shards [start, end), at most ``max_streams``.
+
+    A file stays one stream unless each shard gets at least ``min_shard_tokens`` tokens.
+    """
+    if n_tokens == 0:
+        return []
+    n = max(1, min(cfg.max_streams, n_tokens // cfg.min_shard_tokens))
+    bounds = [round(i * n_tokens / n) for i in range(n + 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(n)]
+
+
+class _EscapeModel:
+    """Per-stream adaptive probability that the next id is an escaped raw byte.
+
+    Krichevsky-Trofimov estimate (escapes + 1/2) / (ids + 1) in integer arithmetic, so
+    text without escapes pays about 0.7 ln(n) bits in all for n tokens.
+    """
+
+    UNIFORM_BYTE_CDF = np.arange(257, dtype=np.int64) << (PRECISION_BITS - 8)
+
+    def __init__(self, n_streams: int):
+        self.escapes = np.zeros(n_streams, dtype=np.int64)
+        self._cdf = np.array([0, 0, TOTAL], dtype=np.int64)
+
+    def flag_cdf(self, stream: int, step: int) -> np.ndarray:
+        f_esc = ((2 * int(self.escapes[stream]) + 1) << (PRECISION_BITS - 1)) // (step + 1)
+        self._cdf[1] = TOTAL - min(max(f_esc, 1), TOTAL - 1)
+        return self._cdf
+
+
+def _lockstep(
+    backend: LlamaBackend,
+    lengths: Sequence[int],
+    cfg: CodecConfig,
+    code_token: Callable[[int, np.ndarray, int], int],
+    standin: int,
+    token_bytes: np.ndarray,
+    progress: Progress | None,
+    coded_bits: Callable[[], int],
+) -> None:
+    """Drive ``code_token(stream, logits, step) -> id`` over all streams in lockstep.
+
+    ``code_token`` codes (or decodes) the id at ``step`` of ``stream`` given the model's
+    logits for it; escape ids (>= n_vocab) are fed to the model as ``standin``.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    live = [s for s in range(len(lengths)) if lengths[s] > 0]
+    if not live:
+        return
+    n_vocab = backend.n_vocab
+    tokens_done = 0
+    bytes_done = 0
+    with backend.open_streams(len(lengths), cfg.window, cfg.evict, cfg.flash_attn) as streams:
+        ids = np.array(live, dtype=np.int64)
+        logits = streams.advance(ids, np.full(len(ids), cfg.start_token, dtype=np.int64))
+        step = 0
+        while len(ids):
+            fed = np.empty(len(ids), dtype=np.int64)
+            for k, s in enumerate(ids):
+                tok = code_token(int(s), logits[k], step)
+                bytes_done += int(token_bytes[tok])
+                fed[k] = tok if tok < n_vocab else standin
+            tokens_done += len(ids)
+            step += 1
+            more = lengths[ids] > step
+            ids, fed = ids[more], fed[more]
+            if progress is not None and (step % 16 == 0 or not len(ids)):
+                progress(tokens_done, bytes_done, coded_bits())
+            if len(ids):
+                logits = streams.advance(ids, fed)
+
+
+def encode_streams(
+    backend: LlamaBackend,
+    streams: Sequence[np.ndarray],
+    cfg: CodecConfig,
+    progress: Progress | None = None,
+) -> list[bytes]:
+    """Code each id stream (token ids and escape ids); returns one payload per stream."""
+    encoders = [ArithmeticEncoder() for _ in streams]
+    esc = _EscapeModel(len(streams))
+    n_vocab = backend.n_vocab
+    cdf = np.empty(n_vocab + 1, dtype=np.int64)
+    tok_bytes = _token_lengths(backend)
+
+    def code(s: int, logits: np.ndarray, step: int) -> int:
+        tok = int(streams[s][step])
+        enc = encoders[s]
+        escaped = tok >= n_vocab
+        enc.encode(esc.flag_cdf(s, step), int(escaped))
+        if escaped:
+            enc.encode(_EscapeModel.UNIFORM_BYTE_CDF, tok - n_vocab)
+            esc.escapes[s] += 1
+        else:
+            enc.encode(quantize_logits(logits, cfg.temperature, out=cdf), tok)
+        return tok
+
+    _lockstep(
+        backend, [len(t) for t in streams], cfg, code, _standin(backend), tok_bytes, progress,
+        lambda: sum(e.bits_written for e in encoders),
+    )
+    return [e.finish() for e in encoders]
+
+
+def decode_streams(
+    backend: LlamaBackend,
+    lengths: Sequence[int],
+    payloads: Sequence[bytes],
+    cfg: CodecConfig,
+    progress: Progress | None = None,
+) -> list[np.ndarray]:
+    """Inverse of :func:`encode_streams`, given each stream's id count."""
+    decoders = [ArithmeticDecoder(p) for p in payloads]
+    out = [np.empty(n, dtype=np.int32) for n in lengths]
+    esc = _EscapeModel(len(lengths))
+    n_vocab = backend.n_vocab
+    cdf = np.empty(n_vocab + 1, dtype=np.int64)
+    total_bits = 8 * sum(len(p) for p in payloads)
+
+    def code(s: int, logits: np.ndarray, step: int) -> int:
+        dec = decoders[s]
+        if dec.decode(esc.flag_cdf(s, step)):
+            tok = n_vocab + dec.decode(_EscapeModel.UNIFORM_BYTE_CDF)
+            esc.escapes[s] += 1
+        else:
+            tok = dec.decode(quantize_logits(logits, cfg.temperature, out=cdf))
+        out[s][step] = tok
+        return tok
+
+    _lockstep(
+        backend, lengths, cfg, code, _standin(backend), _token_lengths(backend), progress,
+        lambda: total_bits,
+    )
+    return out
+
+
+def _standin(backend: LlamaBackend) -> int:
+    from .tokenizer import ESCAPE_STANDIN_BYTE
+
+    lengths = _token_lengths(backend)
+    for tid, b in enumerate(_token_bytes(backend)):
+        if lengths[tid] == 1 and b[0] == ESCAPE_STANDIN_BYTE:
+            return tid
+    raise ValueError("vocabulary lacks the escape stand-in token")
+
+
+def _token_lengths(backend: LlamaBackend) -> np.ndarray:
+    """Byte length of every id: vocabulary tokens, then the 256 escape ids."""
+    cached = getattr(backend, "_nacz_token_lengths", None)
+    if cached is None:
+        lens = [len(b) for b in _token_bytes(backend)] + [1] * 256
+        cached = np.array(lens, dtype=np.int64)
+        backend._nacz_token_lengths = cached
+    return cached
+
+
+def _token_bytes(backend: LlamaBackend) -> list[bytes]:
+    from .tokenizer import token_texts_to_bytes
+
+    cached = getattr(backend, "_nacz_token_bytes", None)
+    if cached is None:
+        cached = token_texts_to_bytes(backend.token_texts)
+        backend._nacz_token_bytes = cached
+    return cached
+
+
+def numerics_fingerprint(backend: LlamaBackend, cfg: CodecConfig) -> bytes:
+    """16 bytes that change if this machine computes different CDFs than another.
+
+    Runs a short fixed probe through the very path the codec uses (two co-batched
+    streams, a tiny window that slides several times, this file's flash-attention and
+    temperature settings) and hashes every CDF it produces.
+    """
+    probe = backend.tokenize(_PROBE_TEXT)[:20]
+    h = hashlib.sha256()
+    cdf = np.empty(backend.n_vocab + 1, dtype=np.int64)
+    with backend.open_streams(2, 8, 3, cfg.flash_attn) as streams:
+        ids = np.array([0, 1], dtype=np.int64)
+        logits = streams.advance(ids, np.array([cfg.start_token, probe[-1]], dtype=np.int64))
+        for tok in probe:
+            for k in range(2):
+                h.update(quantize_logits(logits[k], cfg.temperature, out=cdf).tobytes())
+            logits = streams.advance(ids, np.array([tok, tok], dtype=np.int64))
+    return h.digest()[:16]

