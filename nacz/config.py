@@ -41,8 +41,9 @@ class CodecConfig:
     start_token: int = DEFAULT_START_TOKEN
     max_streams: int = DEFAULT_MAX_STREAMS
     min_shard_tokens: int = DEFAULT_MIN_SHARD_TOKENS
-    #: llama.cpp's flash-attention kernel: faster here, and its numerics differ.
-    flash_attn: bool = True
+    #: llama.cpp's flash-attention kernel. Off: on CPU its results depend on the thread
+    #: count (measured: 1 vs 2 threads gave different bitstreams), which a codec cannot allow.
+    flash_attn: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.window, int) or not 16 <= self.window <= 131072:
@@ -59,6 +60,8 @@ class CodecConfig:
             raise UsageError(f"start token must be a token id, got {self.start_token}")
         if not 1 <= self.max_streams <= 256:
             raise UsageError(f"max streams must be in 1..256, got {self.max_streams}")
+        if self.flash_attn:
+            raise UsageError("flash attention is not supported: its CPU results depend on threads")
         if not 1 <= self.min_shard_tokens < 2**31:
             raise UsageError(f"min shard tokens must be positive, got {self.min_shard_tokens}")
 
@@ -97,6 +100,8 @@ def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
         name, fmt = _BY_ID[fid]
         if len(raw) != struct.calcsize(fmt):
             raise ConfigError(f"config field {name} has {len(raw)} bytes")
+        if fmt == "<?" and raw not in (b"\x00", b"\x01"):
+            raise ConfigError(f"config field {name} is not a boolean")
         (values[name],) = struct.unpack(fmt, raw)
     missing = [name for _, name, _ in _FIELDS if name not in values]
     if missing:

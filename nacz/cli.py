@@ -1,0 +1,381 @@
+"""The ``nacz`` command line: a thin click layer over :mod:`nacz.api`.
+
+Invariants:
+- Payload goes to stdout only when asked for (``-c``, ``-o -``, or a filter with no
+  FILE); every message goes to stderr.
+- Exit codes are decided in one place, :func:`main`: 0 success, 1 a failure nacz
+  detected (bad or corrupt input, model mismatch, I/O error), 2 a usage error, 130
+  interrupted. No traceback reaches the user unless NACZ_DEBUG is set.
+- Files are written to a temporary name in the target directory and renamed only after
+  success; the input is never removed or altered; an existing output is kept unless -f.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import click
+
+from . import __version__
+from .errors import NaczError, OutputExistsError, UsageError
+
+SUFFIX = ".nacz"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where data comes from and goes to; nothing here changes the coded bits."""
+
+    input: str  # "-" for stdin
+    output: str | None  # None: derive from input; "-": stdout
+    force: bool
+    quiet: bool
+    model: str | None
+    threads: int | None
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _read_input(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{path}: is a directory")
+    with open(p, "rb") as f:
+        return f.read()
+
+
+@contextmanager
+def _output(target: str, force: bool, inputs: str) -> Iterator[BinaryIO]:
+    """Yield a binary file for ``target``; commit it atomically only on success."""
+    if target == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    out = Path(target)
+    if inputs != "-" and os.path.exists(inputs) and out.exists() and out.samefile(inputs):
+        raise UsageError(f"{target}: output would overwrite the input")
+    if out.exists() and not force:
+        raise OutputExistsError(f"{target} already exists; use -f to overwrite")
+    directory = out.parent if str(out.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        if inputs != "-":
+            try:
+                os.chmod(tmp, os.stat(inputs).st_mode & 0o777)
+            except OSError:
+                pass
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class _ProgressBar:
+    """tqdm on stderr, only when stderr is a terminal and not quiet."""
+
+    def __init__(self, enabled: bool, desc: str):
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=0, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
+                file=sys.stderr, leave=False, dynamic_ncols=True,
+            )
+
+    def __call__(self, done: int, total: int, bits: int) -> None:
+        if self._bar is None:
+            return
+        if self._bar.total != total:
+            self._bar.total = total
+        self._bar.update(done - self._bar.n)
+        if done:
+            self._bar.set_postfix_str(f"{bits / done:.3f} bits/byte", refresh=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _progress(opts: RunOptions, desc: str) -> _ProgressBar:
+    return _ProgressBar(not opts.quiet and sys.stderr.isatty(), desc)
+
+
+def _say(opts: RunOptions, msg: str) -> None:
+    if not opts.quiet:
+        click.echo(msg, err=True)
+
+
+def _common(f):
+    f = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(f)
+    f = click.option(
+        "-f", "--force", is_flag=True,
+        help="Overwrite existing output; write compressed data to a terminal.",
+    )(f)
+    f = click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output.")(f)
+    f = click.option("-o", "--output", type=str, default=None, help="Output file ('-' = stdout).")(f)
+    f = click.option(
+        "--model", type=click.Path(dir_okay=False), default=None,
+        help="GGUF model file (default: the bundled SmolLM2-135M-Instruct Q4_1).",
+    )(f)
+    f = click.option(
+        "--threads", type=click.IntRange(1, 256), default=None,
+        help="CPU threads for the model (never changes the output).",
+    )(f)
+    f = click.argument("file", required=False, default="-")(f)
+    return f
+
+
+def _target(file: str, output: str | None, to_stdout: bool, derive) -> str:
+    if to_stdout:
+        if output not in (None, "-"):
+            raise UsageError("-c and -o cannot be used together")
+        return "-"
+    if output is not None:
+        return output
+    if file == "-":
+        return "-"
+    return derive(file)
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nacz")
+def cli() -> None:
+    """Neural lossless compression: a small transformer drives an arithmetic coder.
+
+    With no FILE, or FILE '-', a command reads stdin and writes stdout.
+    """
+
+
+@cli.command()
+@_common
+@click.option(
+    "--window", type=click.IntRange(16, 131072), default=None,
+    help="Tokens of context kept per stream (recorded in the file).",
+)
+@click.option(
+    "--temperature", type=click.FloatRange(0.05, 20.0), default=None,
+    help="Softmax temperature (recorded in the file).",
+)
+@click.option(
+    "--max-streams", type=click.IntRange(1, 256), default=None,
+    help="Most shards coded side by side in one batch (recorded in the file).",
+)
+@click.option(
+    "--min-shard-tokens", type=click.IntRange(1, 2**31 - 1), default=None,
+    help="Split the input into shards only if each gets this many tokens.",
+)
+def compress(file, output, to_stdout, force, quiet, model, threads, window, temperature,
+             max_streams, min_shard_tokens):
+    """Compress FILE to FILE.nacz (the input is kept)."""
+    from .config import CodecConfig
+
+    def derive(name: str) -> str:
+        if name.endswith(SUFFIX):
+            raise UsageError(f"{name} already has the {SUFFIX} suffix")
+        return name + SUFFIX
+
+    target = _target(file, output, to_stdout, derive)
+    opts = RunOptions(file, target, force, quiet, model, threads)
+    changes = {
+        k: v for k, v in dict(
+            window=window, temperature=temperature, max_streams=max_streams,
+            min_shard_tokens=min_shard_tokens,
+        ).items() if v is not None
+    }
+    config = CodecConfig(**changes)
+    if target == "-" and sys.stdout.isatty() and not force:
+        raise UsageError("compressed data not written to a terminal; use -f to force")
+    if target != "-" and Path(target).exists() and not force:
+        raise OutputExistsError(f"{target} already exists; use -f to overwrite")
+
+    from .api import Codec
+
+    codec = Codec(opts.model, opts.threads)
+    data = _read_input(file)
+    bar = _progress(opts, "compress")
+    try:
+        with _output(target, force, file) as dst:
+            written = codec.compress_to(data, dst, config, progress=bar)
+    finally:
+        bar.close()
+    if file != "-" and target != "-":
+        ratio = 8 * written / len(data) if data else 0.0
+        _say(opts, f"{file}: {len(data)} -> {written} bytes, {ratio:.3f} bits/byte")
+
+
+@cli.command()
+@_common
+def decompress(file, output, to_stdout, force, quiet, model, threads):
+    """Decompress FILE.nacz to FILE (the input is kept)."""
+
+    def derive(name: str) -> str:
+        if not name.endswith(SUFFIX) or len(name) == len(SUFFIX):
+            raise UsageError(f"{name}: unknown suffix; use -o NAME or -c")
+        return name[: -len(SUFFIX)]
+
+    target = _target(file, output, to_stdout, derive)
+    opts = RunOptions(file, target, force, quiet, model, threads)
+    if target != "-" and Path(target).exists() and not force:
+        raise OutputExistsError(f"{target} already exists; use -f to overwrite")
+    import io
+
+    from .api import Codec
+
+    codec = Codec(opts.model, opts.threads)
+    blob = _read_input(file)
+    bar = _progress(opts, "decompress")
+    try:
+        data = codec.decompress_from(io.BytesIO(blob), progress=bar)
+    finally:
+        bar.close()
+    with _output(target, force, file) as dst:
+        dst.write(data)
+
+
+@cli.command()
+@click.argument("file", required=False, default="-")
+@click.option("--model", type=click.Path(dir_okay=False), default=None, help="GGUF model file.")
+@click.option("--threads", type=click.IntRange(1, 256), default=None)
+@click.option("-q", "--quiet", is_flag=True)
+def test(file, model, threads, quiet):
+    """Decode FILE fully and check every checksum; write nothing."""
+    import io
+
+    from .api import Codec
+
+    blob = _read_input(file)
+    Codec(model, threads).decompress_from(io.BytesIO(blob))
+    if not quiet:
+        click.echo(f"{file}: OK", err=True)
+
+
+@cli.command()
+@click.argument("file", required=False, default="-")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def info(file, as_json):
+    """Show a nacz file's header without decoding it."""
+    import io
+    import json
+
+    from .config import ConfigError, config_from_fields
+    from .formats import read_header
+
+    blob = _read_input(file)
+    src = io.BytesIO(blob)
+    h = read_header(src)
+    try:
+        cfg = config_from_fields(h.config_fields)
+    except ConfigError as exc:
+        from .formats import FormatError
+
+        raise FormatError(str(exc)) from None
+    record = {
+        "file": file,
+        "compressed_bytes": len(blob),
+        "original_bytes": h.original_length,
+        "bits_per_byte": (8 * len(blob) / h.original_length) if h.original_length else None,
+        "model": h.model_name,
+        "model_sha256": h.model_sha256.hex(),
+        "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+        "segments": [
+            {"kind": s.kind, "group": s.group, "tokens": s.n_tokens, "bytes": s.n_bytes,
+             "payload_bytes": s.payload_length}
+            for s in h.segments
+        ],
+    }
+    if as_json:
+        click.echo(json.dumps(record, indent=2))
+        return
+    bpb = record["bits_per_byte"]
+    lines = [
+        f"file:        {file}",
+        f"original:    {h.original_length} bytes",
+        f"compressed:  {len(blob)} bytes" + (f" ({bpb:.3f} bits/byte)" if bpb else ""),
+        f"model:       {h.model_name} (sha256 {h.model_sha256.hex()})",
+        "config:      " + ", ".join(f"{k}={v}" for k, v in record["config"].items()),
+        f"segments:    {len(h.segments)}",
+    ]
+    click.echo("\n".join(lines))
+
+
+# -- entry point: the one place that decides exit codes ----------------------------------
+
+
+def _error_message(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        name = f"{exc.filename}: " if exc.filename else ""
+        return f"{name}{exc.strerror or exc}"
+    return str(exc) or type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .coder import ArithmeticDecodeError, QuantizationError
+    from .formats import FormatError
+
+    debug = bool(os.environ.get("NACZ_DEBUG"))
+    try:
+        cli.main(args=argv, prog_name="nacz", standalone_mode=False)
+        code = 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.UsageError as exc:
+        exc.show(file=sys.stderr)
+        code = 2
+    except click.Abort:
+        click.echo("nacz: interrupted", err=True)
+        code = 130
+    except KeyboardInterrupt:
+        click.echo("nacz: interrupted", err=True)
+        code = 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as other filters do.
+        try:
+            sys.stdout = None  # type: ignore[assignment]
+        except Exception:
+            pass
+        code = 1
+    except UsageError as exc:
+        click.echo(f"nacz: error: {exc}", err=True)
+        code = 2 if not isinstance(exc, OutputExistsError) else 1
+    except (NaczError, FormatError, ArithmeticDecodeError, QuantizationError, OSError) as exc:
+        if debug:
+            raise
+        click.echo(f"nacz: error: {_error_message(exc)}", err=True)
+        code = 1
+    except MemoryError:
+        click.echo("nacz: error: out of memory", err=True)
+        code = 1
+    except Exception as exc:  # a bug: still one line, but say so
+        if debug:
+            raise
+        click.echo(f"nacz: internal error: {type(exc).__name__}: {exc}", err=True)
+        code = 3
+    return code
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

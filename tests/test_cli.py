@@ -1,0 +1,124 @@
+"""CLI behaviour: streams kept apart, errors as one line, files handled safely."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nacz.formats import MAGIC
+
+TEXT = b"It was the best of times, it was the worst of times.\n" * 3
+
+
+def _one_line_error(r):
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    return lines[0]
+
+
+def test_import_is_light():
+    code = (
+        "import sys, nacz; "
+        "assert 'numba' not in sys.modules and 'llama_cpp' not in sys.modules, sys.modules.keys(); "
+        "print(nacz.__version__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+
+
+def test_pipe_filter_and_clean_stdout(nacz_cli, tmp_path):
+    r = nacz_cli("compress", input=TEXT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(MAGIC)
+    f = tmp_path / "t.txt"
+    f.write_bytes(TEXT)
+    r2 = nacz_cli("compress", "-c", str(f))
+    assert r2.stdout == r.stdout  # nothing but the payload on stdout
+    r3 = nacz_cli("decompress", "-", input=r.stdout)
+    assert r3.returncode == 0 and r3.stdout == TEXT
+
+
+def test_file_mode_names_keep_input_and_refuse_overwrite(nacz_cli, tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_bytes(TEXT)
+    r = nacz_cli("compress", "t.txt")
+    assert r.returncode == 0, r.stderr
+    assert f.read_bytes() == TEXT
+    packed = tmp_path / "t.txt.nacz"
+    first = packed.read_bytes()
+    r = nacz_cli("compress", "t.txt")
+    assert r.returncode == 1
+    assert "already exists" in _one_line_error(r)
+    r = nacz_cli("compress", "-f", "t.txt")
+    assert r.returncode == 0 and packed.read_bytes() == first
+    r = nacz_cli("decompress", "t.txt.nacz")
+    assert r.returncode == 1 and "already exists" in _one_line_error(r)
+    r = nacz_cli("decompress", "t.txt.nacz", "-o", "back.txt")
+    assert r.returncode == 0 and (tmp_path / "back.txt").read_bytes() == TEXT
+    assert packed.read_bytes() == first
+
+
+def test_bad_input_one_line_errors(nacz_cli, tmp_path):
+    (tmp_path / "junk.nacz").write_bytes(b"hello world")
+    r = nacz_cli("decompress", "junk.nacz")
+    assert r.returncode == 1 and "not a nacz file" in _one_line_error(r)
+    assert not (tmp_path / "junk").exists()
+    r = nacz_cli("decompress", "missing.nacz")
+    assert r.returncode == 1 and "missing.nacz" in _one_line_error(r)
+    (tmp_path / "plain").write_bytes(b"x")
+    r = nacz_cli("decompress", "plain")
+    assert r.returncode == 2 and "suffix" in _one_line_error(r)
+    r = nacz_cli("compress", "--window", "3", "plain")
+    assert r.returncode == 2
+
+
+def test_corrupted_payload_is_refused(nacz_cli, tmp_path):
+    r = nacz_cli("compress", input=TEXT)
+    blob = bytearray(r.stdout)
+    blob[-3] ^= 0x10
+    (tmp_path / "bad.nacz").write_bytes(bytes(blob))
+    r = nacz_cli("decompress", "bad.nacz")
+    assert r.returncode == 1
+    assert "checksum" in _one_line_error(r)
+    assert not (tmp_path / "bad").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.nacz"]  # no temp files left
+    blob2 = bytearray(nacz_cli("compress", input=TEXT).stdout)
+    blob2[30] ^= 0x01  # inside the header
+    r = nacz_cli("decompress", "-c", input=bytes(blob2))
+    assert r.returncode == 1 and r.stdout == b""
+    assert "checksum" in _one_line_error(r)
+
+
+def test_wrong_model_is_refused_naming_both(nacz_cli, tmp_path):
+    from nacz.model_file import default_model_path
+
+    r = nacz_cli("compress", input=TEXT)
+    (tmp_path / "t.nacz").write_bytes(r.stdout)
+    other = tmp_path / "other-model.gguf"
+    raw = bytearray(default_model_path().read_bytes())
+    raw[-1] ^= 0xFF  # same size and format, different content
+    other.write_bytes(bytes(raw))
+    r = nacz_cli("decompress", "--model", str(other), "t.nacz")
+    assert r.returncode == 1
+    msg = _one_line_error(r)
+    assert "SmolLM2-135M-Instruct.Q4_1.gguf" in msg and "other-model.gguf" in msg
+    assert not (tmp_path / "t").exists()
+
+
+def test_info_and_test_commands(nacz_cli, tmp_path):
+    r = nacz_cli("compress", input=TEXT)
+    (tmp_path / "t.nacz").write_bytes(r.stdout)
+    r = nacz_cli("info", "--json", "t.nacz")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    rec = json.loads(r.stdout)
+    assert rec["original_bytes"] == len(TEXT)
+    assert rec["config"]["window"] > 0
+    r = nacz_cli("test", "t.nacz")
+    assert r.returncode == 0 and r.stdout == b""

@@ -1,0 +1,141 @@
+"""The container: magic, header round trip, and hostile input (no model needed)."""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+import pytest
+
+from nacz import formats
+from nacz.formats import (
+    MAGIC,
+    BadMagicError,
+    ContainerHeader,
+    FormatError,
+    HeaderChecksumError,
+    PayloadChecksumError,
+    Segment,
+    TrailingDataError,
+    TruncatedError,
+    UnsupportedVersionError,
+    read_header,
+    read_payloads,
+)
+
+
+def test_magic_is_public_and_fixed():
+    assert MAGIC == b"\x89NCZ\r\n\x1a\n"
+    assert formats.FORMAT_VERSION == 1
+
+
+def _sample():
+    payloads = [b"abc" * 7, b"\x00\xff" * 5]
+    segs = tuple(
+        Segment(formats.SEGMENT_NEURAL, 0, 3, 10, len(p), zlib.crc32(p), 1234 + i)
+        for i, p in enumerate(payloads)
+    )
+    header = ContainerHeader(
+        model_sha256=bytes(range(32)),
+        model_name="model.gguf",
+        numerics_fingerprint=b"F" * 16,
+        original_length=20,
+        original_crc32=99,
+        config_fields={1: b"\x00\x08\x00\x00", 3: b"x" * 8},
+        segments=segs,
+    )
+    buf = io.BytesIO()
+    formats.write_container(buf, header, payloads)
+    return header, payloads, buf.getvalue()
+
+
+def test_header_round_trip_without_decoding():
+    header, payloads, blob = _sample()
+    src = io.BytesIO(blob)
+    assert read_header(src) == header
+    assert read_payloads(src, header) == payloads
+    assert read_header(blob) == header  # bytes work too
+
+
+def test_trailing_garbage_is_an_error():
+    header, _, blob = _sample()
+    src = io.BytesIO(blob + b"\x00")
+    h = read_header(src)
+    with pytest.raises(TrailingDataError):
+        read_payloads(src, h)
+
+
+def test_bad_magic_and_version():
+    _, _, blob = _sample()
+    with pytest.raises(BadMagicError):
+        read_header(b"PK\x03\x04" + blob[4:])
+    bumped = bytearray(blob)
+    bumped[8] = 2
+    with pytest.raises(UnsupportedVersionError):
+        read_header(bytes(bumped))
+    flagged = bytearray(blob)
+    flagged[9] = 0x80
+    with pytest.raises(UnsupportedVersionError):
+        read_header(bytes(flagged))
+
+
+def test_every_truncation_is_detected():
+    _, _, blob = _sample()
+    for n in range(len(blob)):
+        src = io.BytesIO(blob[:n])
+        with pytest.raises(FormatError):
+            h = read_header(src)
+            read_payloads(src, h)
+
+
+def test_every_single_bit_flip_is_detected():
+    _, _, blob = _sample()
+    for i in range(len(blob)):
+        for bit in range(8):
+            bad = bytearray(blob)
+            bad[i] ^= 1 << bit
+            src = io.BytesIO(bytes(bad))
+            with pytest.raises(FormatError):
+                h = read_header(src)
+                read_payloads(src, h)
+
+
+def test_header_crc_named():
+    _, _, blob = _sample()
+    bad = bytearray(blob)
+    bad[20] ^= 1
+    with pytest.raises(HeaderChecksumError, match="header checksum"):
+        read_header(bytes(bad))
+
+
+def test_payload_crc_named():
+    header, _, blob = _sample()
+    bad = bytearray(blob)
+    bad[-1] ^= 1
+    src = io.BytesIO(bytes(bad))
+    h = read_header(src)
+    with pytest.raises(PayloadChecksumError, match="segment 1"):
+        read_payloads(src, h)
+
+
+def test_huge_length_fields_do_not_allocate():
+    # A forged body length far beyond the limit is refused before reading.
+    forged = MAGIC + bytes([1, 0]) + (0xFFFFFFFF).to_bytes(4, "little")
+    with pytest.raises(FormatError):
+        read_header(forged)
+
+
+def test_random_bytes_never_crash():
+    import random
+
+    rng = random.Random(1234)
+    for _ in range(2000):
+        n = rng.randrange(0, 200)
+        blob = bytes(rng.randrange(256) for _ in range(n))
+        if rng.random() < 0.5:
+            blob = MAGIC + blob
+        src = io.BytesIO(blob)
+        with pytest.raises(FormatError):
+            h = read_header(src)
+            read_payloads(src, h)
+        assert isinstance(TruncatedError("x"), FormatError)

@@ -1,0 +1,111 @@
+"""Bit-exact round trips through the real bundled model: API, CLI files and CLI pipes."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from _corpus import corpus_path
+from nacz.config import CodecConfig
+from test_tokenizer import EDGE_CASES
+
+CANTERBURY = [
+    "alice29.txt", "asyoulik.txt", "cp.html", "fields.c", "grammar.lsp", "kennedy.xls",
+    "lcet10.txt", "plrabn12.txt", "ptt5", "sum", "xargs.1",
+]
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_edge_cases_api(codec, name):
+    data = EDGE_CASES[name]
+    blob = codec.compress(data)
+    assert codec.decompress(blob) == data
+
+
+def test_input_longer_than_window_slides(codec):
+    """A tiny window slides many times, in one stream and in lockstep shards."""
+    data = corpus_path("alice29.txt").read_bytes()[:3000]
+    n_tokens = len(codec.tokenizer.encode(data))
+    for cfg in (
+        CodecConfig(window=32, evict=8, min_shard_tokens=10**9),
+        CodecConfig(window=24, evict=5, min_shard_tokens=150, max_streams=5),
+    ):
+        blob = codec.compress(data, cfg)
+        assert codec.decompress(blob) == data
+    assert n_tokens > 20 * 32  # the single stream slid more than 20 times
+
+
+def test_sharded_and_single_stream_both_round_trip(codec):
+    data = corpus_path("fields.c").read_bytes()[:4000]
+    single = codec.compress(data, CodecConfig(min_shard_tokens=10**9))
+    sharded = codec.compress(data, CodecConfig(min_shard_tokens=300, max_streams=4))
+    assert single != sharded
+    assert codec.decompress(single) == data
+    assert codec.decompress(sharded) == data
+
+
+def test_compression_is_deterministic(codec):
+    data = corpus_path("xargs.1").read_bytes()[:1500]
+    assert codec.compress(data) == codec.compress(data)
+
+
+def test_thread_count_does_not_change_output(nacz_cli, tmp_path):
+    # Long enough for attention over hundreds of positions and a window slide.
+    data = corpus_path("grammar.lsp").read_bytes()[:3000]
+    opts = ["--window", "512", "--min-shard-tokens", "300"]
+    one = nacz_cli("compress", "-c", "--threads", "1", *opts, input=data)
+    two = nacz_cli("compress", "-c", "--threads", "2", *opts, input=data)
+    assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+    assert one.stdout == two.stdout
+
+
+@pytest.mark.parametrize("index,name", list(enumerate(CANTERBURY)))
+def test_canterbury_8k_via_cli(nacz_cli, tmp_path, index, name):
+    """First 8 KiB of each file. Even files: compress a file, decompress a pipe;
+    odd files: compress a pipe, decompress a file. Both modes are covered on every side."""
+    data = corpus_path(name).read_bytes()[:8192]
+    opts = ["--min-shard-tokens", "512"]
+    src = tmp_path / name
+    src.write_bytes(data)
+    if index % 2 == 0:
+        r = nacz_cli("compress", "-q", *opts, str(src))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b""
+        packed = (tmp_path / (name + ".nacz")).read_bytes()
+        r = nacz_cli("decompress", input=packed)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == data
+    else:
+        r = nacz_cli("compress", *opts, input=data)
+        assert r.returncode == 0, r.stderr
+        (tmp_path / "x.nacz").write_bytes(r.stdout)
+        r = nacz_cli("decompress", str(tmp_path / "x.nacz"))
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "x").read_bytes() == data
+    assert src.read_bytes() == data  # input kept
+
+
+def test_alice29_whole_file_via_cli(nacz_cli, tmp_path):
+    data = corpus_path("alice29.txt").read_bytes()
+    src = tmp_path / "alice29.txt"
+    src.write_bytes(data)
+    t0 = time.perf_counter()
+    r = nacz_cli("compress", str(src))
+    t1 = time.perf_counter()
+    assert r.returncode == 0, r.stderr
+    packed = tmp_path / "alice29.txt.nacz"
+    src.rename(tmp_path / "original.txt")
+    r = nacz_cli("decompress", str(packed))
+    t2 = time.perf_counter()
+    assert r.returncode == 0, r.stderr
+    assert src.read_bytes() == data
+    size = packed.stat().st_size
+    print(
+        f"\nalice29.txt: {len(data)} -> {size} bytes, {8 * size / len(data):.4f} bits/byte, "
+        f"compress {t1 - t0:.1f} s, decompress {t2 - t1:.1f} s",
+        file=sys.stderr,
+    )
