@@ -25,7 +25,7 @@ def main() -> None:
     for w in windows:
         cfg = CodecConfig(window=w, min_shard_tokens=2**31 - 1)
         t0 = time.perf_counter()
-        blob = codec.compress(data, cfg)
+        blob = codec.compress(data, cfg, hybrid=False)
         dt = time.perf_counter() - t0
         print(f"{w}\t{len(blob)}\t{8 * len(blob) / len(data):.4f}\t{dt:.1f}\t{n_tokens / dt:.1f}",
               flush=True)

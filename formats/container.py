@@ -33,15 +33,18 @@ MAGIC = b"\x89NCZ\r\n\x1a\n"
 FORMAT_VERSION = 1
 SUFFIX = ".nacz"
 
-#: Segment kinds, fixed by hand.
-SEGMENT_NEURAL = 0
+#: Segment kinds, fixed by hand; never renumbered.
+SEGMENT_NEURAL = 0  # token stream coded with the model
+SEGMENT_STORED = 1  # raw bytes
+SEGMENT_ZSTD = 2  # one zstandard frame
+SEGMENT_XZ = 3  # one .xz stream (standard library lzma)
 
 _PREFIX = struct.Struct("<8sBBI")
 _MAX_BODY = 64 << 20
 _MAX_SEGMENTS = 1 << 20
 _MAX_CONFIG_FIELDS = 256
 _SEGMENT = struct.Struct("<BIQQQII")  # kind, group, n_tokens, n_bytes, payload_len, payload_crc, data_crc
-_KNOWN_KINDS = (SEGMENT_NEURAL,)
+_KNOWN_KINDS = (SEGMENT_NEURAL, SEGMENT_STORED, SEGMENT_ZSTD, SEGMENT_XZ)
 _MAX_NAME = 255
 
 
@@ -218,10 +221,18 @@ def _parse_body(body: bytes) -> ContainerHeader:
         kind, group, n_tok, n_bytes, plen, pcrc, dcrc = c.unpack(_SEGMENT.format, "segment table")
         if kind not in _KNOWN_KINDS:
             raise UnsupportedVersionError(f"segment {i} has unknown kind {kind}")
-        if n_tok > n_bytes:
-            raise FormatError(f"segment {i} claims more tokens than bytes")
-        if n_bytes and not n_tok:
-            raise FormatError(f"segment {i} has bytes but no tokens")
+        if kind == SEGMENT_NEURAL:
+            if n_tok > n_bytes:
+                raise FormatError(f"segment {i} claims more tokens than bytes")
+            if not n_tok or not n_bytes:
+                raise FormatError(f"neural segment {i} is empty")
+        else:
+            if n_tok:
+                raise FormatError(f"segment {i} is not neural but has tokens")
+            if not n_bytes:
+                raise FormatError(f"segment {i} is empty")
+            if kind == SEGMENT_STORED and plen != n_bytes:
+                raise FormatError(f"stored segment {i} has a payload of the wrong length")
         total_bytes += n_bytes
         segments.append(Segment(kind, group, n_tok, n_bytes, plen, pcrc, dcrc))
     if c.pos != len(body):

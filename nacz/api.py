@@ -11,6 +11,7 @@ Invariants:
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
 import numpy as np
@@ -27,6 +28,22 @@ from .model_file import ModelFile, resolve_model
 
 #: Called as progress(bytes_done, bytes_total, coded_bits).
 ProgressFn = Callable[[int, int, int], None]
+
+
+@dataclass(eq=False)
+class _Part:
+    """One planned segment while compressing."""
+
+    kind: int
+    data: bytes
+    tokens: np.ndarray | None = None
+    payload: bytes = b""
+    group: int = 0
+
+
+# Segment kinds <-> nacz.binary_codec method ids (both fixed by hand).
+_KIND_OF_METHOD = {0: formats.SEGMENT_STORED, 1: formats.SEGMENT_ZSTD, 2: formats.SEGMENT_XZ}
+_METHOD_OF_KIND = {k: m for m, k in _KIND_OF_METHOD.items()}
 
 
 class Codec:
@@ -67,9 +84,13 @@ class Codec:
     # -- compression -------------------------------------------------------------------
 
     def compress(
-        self, data: bytes, config: CodecConfig | None = None, progress: ProgressFn | None = None
+        self, data: bytes, config: CodecConfig | None = None, progress: ProgressFn | None = None,
+        hybrid: bool = True,
     ) -> bytes:
-        header, payloads = self._compress_parts(bytes(data), config or CodecConfig(), progress)
+        """Compress ``data``; ``hybrid=False`` sends every byte through the model."""
+        header, payloads = self._compress_parts(
+            bytes(data), config or CodecConfig(), progress, hybrid
+        )
         return header.to_bytes() + b"".join(payloads)
 
     def compress_to(
@@ -79,29 +100,61 @@ class Codec:
         header, payloads = self._compress_parts(bytes(data), config or CodecConfig(), progress)
         return formats.write_container(dst, header, payloads)
 
-    def _compress_parts(self, data: bytes, cfg: CodecConfig, progress: ProgressFn | None):
+    def _compress_parts(self, data: bytes, cfg: CodecConfig, progress: ProgressFn | None,
+                        hybrid: bool = True):
         from .codec import encode_streams, plan_shards
 
         if cfg.start_token >= self.backend.n_vocab:
             raise TokenizationError(f"start token {cfg.start_token} is not in the vocabulary")
-        tokens = self.tokenizer.encode(data) if data else np.zeros(0, dtype=np.int32)
-        shards = plan_shards(len(tokens), cfg)
-        streams = [tokens[a:b] for a, b in shards]
+        if not data:
+            plans = []
+        elif hybrid:
+            from .segmenter import plan_segments
+
+            plans = [(p.start, p.end, p.kind) for p in plan_segments(data)]
+        else:
+            plans = [(0, len(data), "text")]
+        parts: list[_Part] = []
+        for start, end, kind in plans:
+            piece = data[start:end]
+            if kind == "text":
+                tokens = self.tokenizer.encode(piece)
+                for a, b in plan_shards(len(tokens), cfg):
+                    shard = tokens[a:b]
+                    parts.append(_Part(formats.SEGMENT_NEURAL, self.tokenizer.decode(shard), shard))
+            else:
+                from .binary_codec import compress_binary
+
+                method, payload = compress_binary(piece)
+                parts.append(_Part(_KIND_OF_METHOD[method], piece, payload=payload))
+        neural = [p for p in parts if p.kind == formats.SEGMENT_NEURAL]
+        done = sum(len(p.data) for p in parts if p.kind != formats.SEGMENT_NEURAL)
         total = len(data)
-        cb = (lambda t, b, bits: progress(b, total, bits)) if progress else None
-        payloads = encode_streams(self.backend, streams, cfg, cb) if streams else []
+        for g in range(0, len(neural), cfg.max_streams):
+            members = neural[g : g + cfg.max_streams]
+            cb = None
+            if progress is not None:
+                cb = lambda t, b, bits, base=done: progress(base + b, total, bits)  # noqa: E731
+            payloads = encode_streams(self.backend, [m.tokens for m in members], cfg, cb)
+            for m, payload in zip(members, payloads):
+                m.payload = payload
+                m.group = g // cfg.max_streams
+            done += sum(len(m.data) for m in members)
         segments = []
-        for stream, payload in zip(streams, payloads):
-            piece = self.tokenizer.decode(stream)
+        group = 0
+        for p in parts:
+            # Binary segments carry the group number of the neural segments around them,
+            # keeping the table's groups in order.
+            group = p.group if p.kind == formats.SEGMENT_NEURAL else group
             segments.append(
                 formats.Segment(
-                    kind=formats.SEGMENT_NEURAL,
-                    group=0,
-                    n_tokens=len(stream),
-                    n_bytes=len(piece),
-                    payload_length=len(payload),
-                    payload_crc32=zlib.crc32(payload),
-                    data_crc32=zlib.crc32(piece),
+                    kind=p.kind,
+                    group=group,
+                    n_tokens=len(p.tokens) if p.tokens is not None else 0,
+                    n_bytes=len(p.data),
+                    payload_length=len(p.payload),
+                    payload_crc32=zlib.crc32(p.payload),
+                    data_crc32=zlib.crc32(p.data),
                 )
             )
         header = formats.ContainerHeader(
@@ -113,7 +166,7 @@ class Codec:
             config_fields=config_to_fields(cfg),
             segments=tuple(segments),
         )
-        return header, payloads
+        return header, [p.payload for p in parts]
 
     # -- decompression -----------------------------------------------------------------
 
@@ -140,24 +193,42 @@ class Codec:
             if header.original_length:
                 raise CorruptDataError("header claims data but holds no segments")
             return b""
-        if self.fingerprint(cfg) != header.numerics_fingerprint:
+        has_neural = any(s.kind == formats.SEGMENT_NEURAL for s in header.segments)
+        if has_neural and self.fingerprint(cfg) != header.numerics_fingerprint:
             raise NumericsMismatchError(
                 "this machine's model numerics differ from those of the machine that "
                 "compressed the file (different CPU kind, GPU, or llama.cpp build); "
                 "decoding here would produce garbage"
             )
         total = header.original_length
-        cb = (lambda t, b, bits: progress(b, total, bits)) if progress else None
         segs = header.segments
-        tokens = decode_streams(
-            self.backend, [s.n_tokens for s in segs], payloads, cfg, cb
-        )
-        pieces = []
-        for i, (seg, toks) in enumerate(zip(segs, tokens)):
-            piece = self.tokenizer.decode(toks)
+        pieces: list[bytes | None] = [None] * len(segs)
+        for i, seg in enumerate(segs):
+            if seg.kind != formats.SEGMENT_NEURAL:
+                from .binary_codec import decompress_binary
+
+                pieces[i] = decompress_binary(_METHOD_OF_KIND[seg.kind], payloads[i], seg.n_bytes)
+        done = sum(len(p) for p in pieces if p is not None)
+        groups: dict[int, list[int]] = {}
+        for i, seg in enumerate(segs):
+            if seg.kind == formats.SEGMENT_NEURAL:
+                groups.setdefault(seg.group, []).append(i)
+        for members in groups.values():
+            if len(members) > cfg.max_streams:
+                raise formats.FormatError("a segment group has more streams than max_streams")
+            cb = None
+            if progress is not None:
+                cb = lambda t, b, bits, base=done: progress(base + b, total, bits)  # noqa: E731
+            tokens = decode_streams(
+                self.backend, [segs[i].n_tokens for i in members],
+                [payloads[i] for i in members], cfg, cb,
+            )
+            for i, toks in zip(members, tokens):
+                pieces[i] = self.tokenizer.decode(toks)
+            done += sum(segs[i].n_bytes for i in members)
+        for i, (seg, piece) in enumerate(zip(segs, pieces)):
             if len(piece) != seg.n_bytes or zlib.crc32(piece) != seg.data_crc32:
                 raise CorruptDataError(f"segment {i} decoded to wrong data (checksum mismatch)")
-            pieces.append(piece)
         data = b"".join(pieces)
         if len(data) != header.original_length or zlib.crc32(data) != header.original_crc32:
             raise CorruptDataError("decoded data fails the length or checksum check")

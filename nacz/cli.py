@@ -23,7 +23,7 @@ from typing import BinaryIO, Iterator
 import click
 
 from . import __version__
-from .errors import NaczError, OutputExistsError, UsageError
+from .errors import CorruptDataError, NaczError, OutputExistsError, UsageError
 
 SUFFIX = ".nacz"
 
@@ -138,8 +138,23 @@ def _common(f):
         "--threads", type=click.IntRange(1, 256), default=None,
         help="CPU threads for the model (never changes the output).",
     )(f)
+    f = click.option(
+        "--rm", "remove_input", is_flag=True,
+        help="Remove FILE once the output is complete and verified.",
+    )(f)
     f = click.argument("file", required=False, default="-")(f)
     return f
+
+
+def _check_target(file: str, target: str, force: bool) -> None:
+    """Refuse early (before any work) what _output would refuse at the end."""
+    if target == "-":
+        return
+    out = Path(target)
+    if file != "-" and out.exists() and os.path.exists(file) and out.samefile(file):
+        raise UsageError(f"{target}: output would overwrite the input")
+    if out.exists() and not force:
+        raise OutputExistsError(f"{target} already exists; use -f to overwrite")
 
 
 def _target(file: str, output: str | None, to_stdout: bool, derive) -> str:
@@ -184,8 +199,8 @@ def cli() -> None:
     "--min-shard-tokens", type=click.IntRange(1, 2**31 - 1), default=None,
     help="Split the input into shards only if each gets this many tokens.",
 )
-def compress(file, output, to_stdout, force, quiet, model, threads, window, temperature,
-             max_streams, min_shard_tokens):
+def compress(file, output, to_stdout, force, quiet, model, threads, remove_input, window,
+             temperature, max_streams, min_shard_tokens):
     """Compress FILE to FILE.nacz (the input is kept)."""
     from .config import CodecConfig
 
@@ -196,6 +211,8 @@ def compress(file, output, to_stdout, force, quiet, model, threads, window, temp
 
     target = _target(file, output, to_stdout, derive)
     opts = RunOptions(file, target, force, quiet, model, threads)
+    if remove_input and target == "-":
+        raise UsageError("--rm needs an output file")
     changes = {
         k: v for k, v in dict(
             window=window, temperature=temperature, max_streams=max_streams,
@@ -205,8 +222,7 @@ def compress(file, output, to_stdout, force, quiet, model, threads, window, temp
     config = CodecConfig(**changes)
     if target == "-" and sys.stdout.isatty() and not force:
         raise UsageError("compressed data not written to a terminal; use -f to force")
-    if target != "-" and Path(target).exists() and not force:
-        raise OutputExistsError(f"{target} already exists; use -f to overwrite")
+    _check_target(file, target, force)
 
     from .api import Codec
 
@@ -221,11 +237,17 @@ def compress(file, output, to_stdout, force, quiet, model, threads, window, temp
     if file != "-" and target != "-":
         ratio = 8 * written / len(data) if data else 0.0
         _say(opts, f"{file}: {len(data)} -> {written} bytes, {ratio:.3f} bits/byte")
+    if remove_input:
+        # The user's only copy goes away: decode the written file in full first.
+        with open(target, "rb") as f:
+            if codec.decompress_from(f) != data:
+                raise CorruptDataError(f"{target} did not verify; {file} was kept")
+        _remove_input(file)
 
 
 @cli.command()
 @_common
-def decompress(file, output, to_stdout, force, quiet, model, threads):
+def decompress(file, output, to_stdout, force, quiet, model, threads, remove_input):
     """Decompress FILE.nacz to FILE (the input is kept)."""
 
     def derive(name: str) -> str:
@@ -235,8 +257,9 @@ def decompress(file, output, to_stdout, force, quiet, model, threads):
 
     target = _target(file, output, to_stdout, derive)
     opts = RunOptions(file, target, force, quiet, model, threads)
-    if target != "-" and Path(target).exists() and not force:
-        raise OutputExistsError(f"{target} already exists; use -f to overwrite")
+    if remove_input and target == "-":
+        raise UsageError("--rm needs an output file")
+    _check_target(file, target, force)
     import io
 
     from .api import Codec
@@ -250,6 +273,14 @@ def decompress(file, output, to_stdout, force, quiet, model, threads):
         bar.close()
     with _output(target, force, file) as dst:
         dst.write(data)
+    if remove_input:  # every checksum passed while decoding
+        _remove_input(file)
+
+
+def _remove_input(file: str) -> None:
+    if file == "-":
+        return
+    os.unlink(file)
 
 
 @cli.command()
@@ -329,10 +360,27 @@ def _error_message(exc: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .coder import ArithmeticDecodeError, QuantizationError
     from .formats import FormatError
 
+    try:
+        from .binary_codec import BinaryCodecError
+        from .coder import ArithmeticDecodeError, QuantizationError
+
+        data_errors: tuple = (BinaryCodecError, ArithmeticDecodeError, QuantizationError)
+    except ImportError:  # pragma: no cover - a broken install still gets one-line errors
+        data_errors = ()
+
+    import signal
+
     debug = bool(os.environ.get("NACZ_DEBUG"))
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt  # unwinds through the temp-file cleanup
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        pass
     try:
         cli.main(args=argv, prog_name="nacz", standalone_mode=False)
         code = 0
@@ -357,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         click.echo(f"nacz: error: {exc}", err=True)
         code = 2 if not isinstance(exc, OutputExistsError) else 1
-    except (NaczError, FormatError, ArithmeticDecodeError, QuantizationError, OSError) as exc:
+    except (NaczError, FormatError, OSError, *data_errors) as exc:
         if debug:
             raise
         click.echo(f"nacz: error: {_error_message(exc)}", err=True)
