@@ -49,9 +49,14 @@ _METHOD_OF_KIND = {k: m for m, k in _KIND_OF_METHOD.items()}
 class Codec:
     """A loaded model plus what compression and decompression need around it."""
 
-    def __init__(self, model: str | None = None, threads: int | None = None, verbose: bool = False):
+    def __init__(
+        self, model: str | None = None, threads: int | None = None, verbose: bool = False,
+        workers: int = 1,
+    ):
         self.model_file: ModelFile = resolve_model(model)
         self._threads = threads
+        #: Worker processes for independent stream groups; never changes the output.
+        self.workers = max(1, int(workers))
         self._verbose = verbose
         self._backend = None
         self._tokenizer = None
@@ -102,7 +107,7 @@ class Codec:
 
     def _compress_parts(self, data: bytes, cfg: CodecConfig, progress: ProgressFn | None,
                         hybrid: bool = True):
-        from .codec import encode_streams, plan_shards
+        from .codec import plan_shards
 
         if cfg.start_token >= self.backend.n_vocab:
             raise TokenizationError(f"start token {cfg.start_token} is not in the vocabulary")
@@ -128,18 +133,28 @@ class Codec:
                 method, payload = compress_binary(piece)
                 parts.append(_Part(_KIND_OF_METHOD[method], piece, payload=payload))
         neural = [p for p in parts if p.kind == formats.SEGMENT_NEURAL]
-        done = sum(len(p.data) for p in parts if p.kind != formats.SEGMENT_NEURAL)
+        groups = [neural[g : g + cfg.max_streams] for g in range(0, len(neural), cfg.max_streams)]
+        base = [sum(len(p.data) for p in parts if p.kind != formats.SEGMENT_NEURAL)]
         total = len(data)
-        for g in range(0, len(neural), cfg.max_streams):
-            members = neural[g : g + cfg.max_streams]
-            cb = None
+
+        def group_progress(i):
+            return lambda t, b, bits: progress(base[0] + b, total, bits)
+
+        def group_done(i):
+            base[0] += sum(len(m.data) for m in groups[i])
             if progress is not None:
-                cb = lambda t, b, bits, base=done: progress(base + b, total, bits)  # noqa: E731
-            payloads = encode_streams(self.backend, [m.tokens for m in members], cfg, cb)
+                progress(base[0], total, 0)
+
+        from .workers import run_encode_groups
+
+        results = run_encode_groups(
+            self.backend, [[m.tokens for m in g] for g in groups], cfg, self.workers,
+            group_done, group_progress if progress is not None else None,
+        )
+        for gi, (members, payloads) in enumerate(zip(groups, results)):
             for m, payload in zip(members, payloads):
                 m.payload = payload
-                m.group = g // cfg.max_streams
-            done += sum(len(m.data) for m in members)
+                m.group = gi
         segments = []
         group = 0
         for p in parts:
@@ -180,8 +195,6 @@ class Codec:
             )
 
     def decompress_from(self, src: BinaryIO, progress: ProgressFn | None = None) -> bytes:
-        from .codec import decode_streams
-
         header = formats.read_header(src)
         try:
             cfg = config_from_fields(header.config_fields)
@@ -208,24 +221,31 @@ class Codec:
                 from .binary_codec import decompress_binary
 
                 pieces[i] = decompress_binary(_METHOD_OF_KIND[seg.kind], payloads[i], seg.n_bytes)
-        done = sum(len(p) for p in pieces if p is not None)
         groups: dict[int, list[int]] = {}
         for i, seg in enumerate(segs):
             if seg.kind == formats.SEGMENT_NEURAL:
                 groups.setdefault(seg.group, []).append(i)
-        for members in groups.values():
-            if len(members) > cfg.max_streams:
-                raise formats.FormatError("a segment group has more streams than max_streams")
-            cb = None
-            if progress is not None:
-                cb = lambda t, b, bits, base=done: progress(base + b, total, bits)  # noqa: E731
-            tokens = decode_streams(
-                self.backend, [segs[i].n_tokens for i in members],
-                [payloads[i] for i in members], cfg, cb,
-            )
+        member_lists = list(groups.values())
+        if any(len(m) > cfg.max_streams for m in member_lists):
+            raise formats.FormatError("a segment group has more streams than max_streams")
+        base = [sum(len(p) for p in pieces if p is not None)]
+
+        def group_progress(gi):
+            return lambda t, b, bits: progress(base[0] + b, total, bits)
+
+        def group_done(gi):
+            base[0] += sum(segs[i].n_bytes for i in member_lists[gi])
+
+        from .workers import run_decode_groups
+
+        results = run_decode_groups(
+            self.backend,
+            [([segs[i].n_tokens for i in m], [payloads[i] for i in m]) for m in member_lists],
+            cfg, self.workers, group_done, group_progress if progress is not None else None,
+        )
+        for members, tokens in zip(member_lists, results):
             for i, toks in zip(members, tokens):
                 pieces[i] = self.tokenizer.decode(toks)
-            done += sum(segs[i].n_bytes for i in members)
         for i, (seg, piece) in enumerate(zip(segs, pieces)):
             if len(piece) != seg.n_bytes or zlib.crc32(piece) != seg.data_crc32:
                 raise CorruptDataError(f"segment {i} decoded to wrong data (checksum mismatch)")

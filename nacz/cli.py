@@ -139,6 +139,10 @@ def _common(f):
         help="CPU threads for the model (never changes the output).",
     )(f)
     f = click.option(
+        "--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+        help="Worker processes, each with its own model (never changes the output).",
+    )(f)
+    f = click.option(
         "--rm", "remove_input", is_flag=True,
         help="Remove FILE once the output is complete and verified.",
     )(f)
@@ -199,7 +203,7 @@ def cli() -> None:
     "--min-shard-tokens", type=click.IntRange(1, 2**31 - 1), default=None,
     help="Split the input into shards only if each gets this many tokens.",
 )
-def compress(file, output, to_stdout, force, quiet, model, threads, remove_input, window,
+def compress(file, output, to_stdout, force, quiet, model, threads, workers, remove_input, window,
              temperature, max_streams, min_shard_tokens):
     """Compress FILE to FILE.nacz (the input is kept)."""
     from .config import CodecConfig
@@ -226,7 +230,7 @@ def compress(file, output, to_stdout, force, quiet, model, threads, remove_input
 
     from .api import Codec
 
-    codec = Codec(opts.model, opts.threads)
+    codec = Codec(opts.model, opts.threads, workers=workers)
     data = _read_input(file)
     bar = _progress(opts, "compress")
     try:
@@ -247,7 +251,7 @@ def compress(file, output, to_stdout, force, quiet, model, threads, remove_input
 
 @cli.command()
 @_common
-def decompress(file, output, to_stdout, force, quiet, model, threads, remove_input):
+def decompress(file, output, to_stdout, force, quiet, model, threads, workers, remove_input):
     """Decompress FILE.nacz to FILE (the input is kept)."""
 
     def derive(name: str) -> str:
@@ -264,7 +268,7 @@ def decompress(file, output, to_stdout, force, quiet, model, threads, remove_inp
 
     from .api import Codec
 
-    codec = Codec(opts.model, opts.threads)
+    codec = Codec(opts.model, opts.threads, workers=workers)
     blob = _read_input(file)
     bar = _progress(opts, "decompress")
     try:

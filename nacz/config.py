@@ -25,7 +25,7 @@ DEFAULT_TEMPERATURE = 1.0
 DEFAULT_START_TOKEN = 0
 #: A stream is split off into its own shard only if each shard gets at least this many
 #: tokens: below that, the context lost at shard starts costs more than batching gains.
-DEFAULT_MIN_SHARD_TOKENS = 2048
+DEFAULT_MIN_SHARD_TOKENS = 8192
 #: Upper bound of streams evaluated in one llama_decode call.
 DEFAULT_MAX_STREAMS = 16
 

@@ -48,3 +48,19 @@ def codec():
     from nacz.api import Codec
 
     return Codec()
+
+
+_MEASUREMENTS: list[str] = []
+
+
+@pytest.fixture
+def record_measurement():
+    """Lines recorded here are printed in pytest's terminal summary (measured figures)."""
+    return _MEASUREMENTS.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _MEASUREMENTS:
+        terminalreporter.section("nacz measurements")
+        for line in _MEASUREMENTS:
+            terminalreporter.write_line(line)
