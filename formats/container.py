@@ -37,14 +37,18 @@ SUFFIX = ".nacz"
 SEGMENT_NEURAL = 0  # token stream coded with the model
 SEGMENT_STORED = 1  # raw bytes
 SEGMENT_ZSTD = 2  # one zstandard frame
-SEGMENT_XZ = 3  # one .xz stream (standard library lzma)
+SEGMENT_LZMA2 = 3  # raw LZMA2 stream (xz's codec without its container)
+SEGMENT_X86_LZMA2 = 4  # x86 branch-call filter, then LZMA2
+SEGMENT_SPARC_LZMA2 = 5  # SPARC branch-call filter, then LZMA2
 
 _PREFIX = struct.Struct("<8sBBI")
 _MAX_BODY = 64 << 20
 _MAX_SEGMENTS = 1 << 20
-_MAX_CONFIG_FIELDS = 256
 _SEGMENT = struct.Struct("<BIQQQII")  # kind, group, n_tokens, n_bytes, payload_len, payload_crc, data_crc
-_KNOWN_KINDS = (SEGMENT_NEURAL, SEGMENT_STORED, SEGMENT_ZSTD, SEGMENT_XZ)
+_KNOWN_KINDS = (
+    SEGMENT_NEURAL, SEGMENT_STORED, SEGMENT_ZSTD, SEGMENT_LZMA2, SEGMENT_X86_LZMA2,
+    SEGMENT_SPARC_LZMA2,
+)
 _MAX_NAME = 255
 
 
@@ -117,10 +121,12 @@ class ContainerHeader:
         name = self.model_name.encode("utf-8")[:_MAX_NAME]
         out = [self.model_sha256, bytes([len(name)]), name, self.numerics_fingerprint]
         out.append(struct.pack("<QI", self.original_length, self.original_crc32))
-        out.append(struct.pack("<H", len(self.config_fields)))
+        out.append(struct.pack("<B", len(self.config_fields)))
         for fid in sorted(self.config_fields):
             raw = self.config_fields[fid]
-            out.append(struct.pack("<HH", fid, len(raw)) + raw)
+            if not (0 <= fid < 256 and len(raw) < 256):
+                raise FormatError("config field id or value too large")
+            out.append(struct.pack("<BB", fid, len(raw)) + raw)
         out.append(struct.pack("<I", len(self.segments)))
         for s in self.segments:
             out.append(
@@ -203,12 +209,14 @@ def _parse_body(body: bytes) -> ContainerHeader:
         raise FormatError("model name is not UTF-8") from None
     fingerprint = c.take(16, "numerics fingerprint")
     original_length, original_crc = c.unpack("<QI", "original length")
-    (n_fields,) = c.unpack("<H", "config field count")
-    if n_fields > _MAX_CONFIG_FIELDS:
-        raise FormatError(f"config field count {n_fields} exceeds the limit")
+    (n_fields,) = c.unpack("<B", "config field count")
     fields: dict[int, bytes] = {}
+    last = -1
     for _ in range(n_fields):
-        fid, flen = c.unpack("<HH", "config field")
+        fid, flen = c.unpack("<BB", "config field")
+        if fid <= last:
+            raise FormatError("config fields out of order or repeated")
+        last = fid
         if fid in fields:
             raise FormatError(f"config field {fid} appears twice")
         fields[fid] = c.take(flen, "config field value")

@@ -42,7 +42,13 @@ class _Part:
 
 
 # Segment kinds <-> nacz.binary_codec method ids (both fixed by hand).
-_KIND_OF_METHOD = {0: formats.SEGMENT_STORED, 1: formats.SEGMENT_ZSTD, 2: formats.SEGMENT_XZ}
+_KIND_OF_METHOD = {
+    0: formats.SEGMENT_STORED,
+    1: formats.SEGMENT_ZSTD,
+    2: formats.SEGMENT_LZMA2,
+    3: formats.SEGMENT_X86_LZMA2,
+    4: formats.SEGMENT_SPARC_LZMA2,
+}
 _METHOD_OF_KIND = {k: m for m, k in _KIND_OF_METHOD.items()}
 
 
