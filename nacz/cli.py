@@ -333,8 +333,8 @@ def info(file, as_json):
         "model_sha256": h.model_sha256.hex(),
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
         "segments": [
-            {"kind": s.kind, "group": s.group, "tokens": s.n_tokens, "bytes": s.n_bytes,
-             "payload_bytes": s.payload_length}
+            {"kind": _KIND_NAMES.get(s.kind, str(s.kind)), "group": s.group,
+             "tokens": s.n_tokens, "bytes": s.n_bytes, "payload_bytes": s.payload_length}
             for s in h.segments
         ],
     }
@@ -350,7 +350,15 @@ def info(file, as_json):
         "config:      " + ", ".join(f"{k}={v}" for k, v in record["config"].items()),
         f"segments:    {len(h.segments)}",
     ]
+    for i, seg in enumerate(record["segments"]):
+        lines.append(
+            f"  {i:4d} {seg['kind']:<12} group {seg['group']:<4} {seg['bytes']:>10} bytes"
+            f" -> {seg['payload_bytes']:>9}" + (f" ({seg['tokens']} tokens)" if seg["tokens"] else "")
+        )
     click.echo("\n".join(lines))
+
+
+_KIND_NAMES = {0: "neural", 1: "stored", 2: "zstd", 3: "lzma2", 4: "x86+lzma2", 5: "sparc+lzma2"}
 
 
 # -- entry point: the one place that decides exit codes ----------------------------------
