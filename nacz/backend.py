@@ -169,17 +169,21 @@ class StreamSet:
         self._batch = L.llama_batch_init(n_streams, 0, 1)
         self._pos = np.zeros(n_streams, dtype=np.int64)
 
-    def advance(self, stream_ids, tokens) -> np.ndarray:
+    def advance(self, stream_ids, tokens, want_logits=None) -> np.ndarray:
         """Append ``tokens[k]`` to stream ``stream_ids[k]`` for each k, in one decode call.
 
-        Returns the next-token logits, one row per given stream, as a float32 view into
-        llama.cpp's buffer: valid until the next call.
+        Returns the next-token logits as a float32 view into llama.cpp's buffer, valid until
+        the next call: one row per given stream, or, when ``want_logits`` is given, one row
+        per stream k with ``want_logits[k]`` true, in order (a row that is not wanted skips
+        the output layer). If no row is wanted, the last one is computed anyway, since
+        llama.cpp expects an output; callers ignore it.
         """
         L = _llama()
         n = len(stream_ids)
         if n == 0 or n > self.n_streams:
             raise ValueError("advance needs 1..n_streams streams")
         b = self._batch
+        n_out = 0
         for k in range(n):
             s = int(stream_ids[k])
             if self._pos[s] >= self.window:
@@ -191,14 +195,19 @@ class StreamSet:
             b.pos[k] = int(self._pos[s])
             b.n_seq_id[k] = 1
             b.seq_id[k][0] = s
-            b.logits[k] = 1
+            wanted = 1 if want_logits is None or want_logits[k] else 0
+            b.logits[k] = wanted
+            n_out += wanted
             self._pos[s] += 1
+        if n_out == 0:
+            b.logits[n - 1] = 1
+            n_out = 1
         b.n_tokens = n
         rc = L.llama_decode(self._ctx, b)
         if rc != 0:
             raise ModelError(f"llama_decode failed with status {rc}")
         ptr = L.llama_get_logits(self._ctx)
-        return np.ctypeslib.as_array(ptr, shape=(n, self.n_vocab))
+        return np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab))
 
     def close(self) -> None:
         L = _llama()

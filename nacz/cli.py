@@ -150,6 +150,24 @@ def _common(f):
     return f
 
 
+def parse_predictors(text: str) -> int:
+    """'all', 'none' or a comma list of predictor names -> the config's bit mask."""
+    from .config import PRED_ALL, PREDICTOR_NAMES
+
+    words = [w.strip().lower() for w in text.split(",") if w.strip()]
+    if words == ["all"]:
+        return PRED_ALL
+    if words in ([], ["none"]):
+        return 0
+    mask = 0
+    for w in words:
+        if w not in PREDICTOR_NAMES:
+            known = ", ".join(PREDICTOR_NAMES)
+            raise UsageError(f"unknown predictor {w!r} (known: {known}, or all / none)")
+        mask |= PREDICTOR_NAMES[w]
+    return mask
+
+
 def _check_target(file: str, target: str, force: bool) -> None:
     """Refuse early (before any work) what _output would refuse at the end."""
     if target == "-":
@@ -203,8 +221,22 @@ def cli() -> None:
     "--min-shard-tokens", type=click.IntRange(1, 2**31 - 1), default=None,
     help="Split the input into shards only if each gets this many tokens.",
 )
+@click.option(
+    "--predictors", type=str, default=None, metavar="LIST",
+    help="Predictors mixed with the LLM: 'all' (default), 'none', or a comma list of "
+    "bias,ngram,match,temp,apm,unigram (recorded in the file).",
+)
+@click.option(
+    "--bias-rate", type=click.FloatRange(0.0, 1.0), default=None,
+    help="Learning rate of the adaptive bias head (recorded in the file).",
+)
+@click.option(
+    "--skip-min-match", type=click.IntRange(0, 65535), default=None,
+    help="Confidence skip: code a token without the LLM's distribution when the match "
+    "model has a match this long and is confident (0 = off; recorded in the file).",
+)
 def compress(file, output, to_stdout, force, quiet, model, threads, workers, remove_input, window,
-             temperature, max_streams, min_shard_tokens):
+             temperature, max_streams, min_shard_tokens, predictors, bias_rate, skip_min_match):
     """Compress FILE to FILE.nacz (the input is kept)."""
     from .config import CodecConfig
 
@@ -220,7 +252,9 @@ def compress(file, output, to_stdout, force, quiet, model, threads, workers, rem
     changes = {
         k: v for k, v in dict(
             window=window, temperature=temperature, max_streams=max_streams,
-            min_shard_tokens=min_shard_tokens,
+            min_shard_tokens=min_shard_tokens, rate_bias=bias_rate,
+            skip_min_match=skip_min_match,
+            predictors=None if predictors is None else parse_predictors(predictors),
         ).items() if v is not None
     }
     config = CodecConfig(**changes)
@@ -331,7 +365,7 @@ def info(file, as_json):
         "bits_per_byte": (8 * len(blob) / h.original_length) if h.original_length else None,
         "model": h.model_name,
         "model_sha256": h.model_sha256.hex(),
-        "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+        "config": _config_record(cfg),
         "segments": [
             {"kind": _KIND_NAMES.get(s.kind, str(s.kind)), "group": s.group,
              "tokens": s.n_tokens, "bytes": s.n_bytes, "payload_bytes": s.payload_length}
@@ -356,6 +390,17 @@ def info(file, as_json):
             f" -> {seg['payload_bytes']:>9}" + (f" ({seg['tokens']} tokens)" if seg["tokens"] else "")
         )
     click.echo("\n".join(lines))
+
+
+def _config_record(cfg) -> dict:
+    """The config as shown by ``info``: predictor fields only when the file records them."""
+    names = list(cfg.__dataclass_fields__)
+    shown = names if cfg.predictors else names[: names.index("predictors") + 1]
+    record = {k: getattr(cfg, k) for k in shown}
+    record["predictors"] = ",".join(cfg.predictor_names()) or "none"
+    if cfg.predictors:
+        record["ngram_orders"] = list(cfg.ngram_orders)
+    return record
 
 
 _KIND_NAMES = {0: "neural", 1: "stored", 2: "zstd", 3: "lzma2", 4: "x86+lzma2", 5: "sparc+lzma2"}

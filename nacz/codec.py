@@ -6,9 +6,14 @@ that token to the model, all in one ``StreamSet.advance`` call.
 
 Invariants:
 - Encoder and decoder run the same loop: the same streams, in the same order, fed the same
-  tokens in the same calls, and the same integer CDF per token (``quantize_logits``).
-  Only the symbol direction differs. Nothing in the loop depends on timing, threads or
-  the number of worker processes.
+  tokens in the same calls, and the same integer CDF per token. Only the symbol direction
+  differs. Nothing in the loop depends on timing, threads or the number of worker processes.
+- The CDF of a vocabulary token comes from :class:`_TokenModels`: the LLM's softmax alone
+  (``config.predictors == 0``) or the predictors' mix of it (``nacz.predictors``), each
+  stream with its own predictor state, updated with every coded id (escapes included)
+  right after it is coded, on both sides.
+- The confidence skip is decided from predictor state only (known to both sides) before the
+  call that would compute the logits, so the encoder and the decoder skip the same rows.
 - Each stream starts with ``config.start_token`` at position 0; the first real token is
   coded with the model's prediction after it.
 - A stream of n tokens is coded with n CDFs and needs n decode calls: the last token is
@@ -23,7 +28,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .backend import LlamaBackend
-from .coder import PRECISION_BITS, TOTAL, ArithmeticDecoder, ArithmeticEncoder, quantize_logits
+from .coder import (
+    PRECISION_BITS,
+    TOTAL,
+    ArithmeticDecoder,
+    ArithmeticEncoder,
+    quantize_logits,
+    quantize_probabilities,
+)
 from .config import CodecConfig
 
 #: Called as progress(tokens_done, bytes_done, coded_bits) from time to time.
@@ -64,20 +76,72 @@ class _EscapeModel:
         return self._cdf
 
 
+class _TokenModels:
+    """The probability model of vocabulary tokens, for each stream of a lockstep group."""
+
+    def __init__(self, n_streams: int, n_vocab: int, cfg: CodecConfig):
+        self.cfg = cfg
+        self.n_vocab = n_vocab
+        self._cdf = np.empty(n_vocab + 1, dtype=np.int64)
+        self._predictors = None
+        self._scaled = None
+        #: Tokens coded without the LLM's distribution (confidence skip).
+        self.skipped = 0
+        if cfg.predictors:
+            from .predictors import Predictors
+
+            self._predictors = [Predictors(n_vocab, cfg) for _ in range(n_streams)]
+            if cfg.temperature != 1.0:
+                # One buffer per stream: Predictors.update reads the logits it predicted from.
+                self._scaled = np.empty((n_streams, n_vocab), dtype=np.float32)
+
+    def cdf(self, stream: int, logits: np.ndarray | None) -> np.ndarray:
+        """Integer CDF of the next token; ``logits`` is None for a skipped token."""
+        cfg = self.cfg
+        if self._predictors is None:
+            return quantize_logits(logits, cfg.temperature, out=self._cdf)
+        pr = self._predictors[stream]
+        if logits is None:
+            self.skipped += 1
+            probs = pr.predict_cheap()
+        else:
+            if self._scaled is not None:
+                # A single float32 multiply per element: the same bits on every IEEE machine.
+                logits = np.multiply(logits, np.float32(1.0 / cfg.temperature),
+                                     out=self._scaled[stream])
+            probs = pr.predict(logits)
+        return quantize_probabilities(probs, out=self._cdf)
+
+    def update(self, stream: int, token: int) -> None:
+        """Learn from the id just coded (escape ids included) and move to the next one."""
+        if self._predictors is not None:
+            self._predictors[stream].update(token)
+
+    def wants_logits(self, stream: int) -> bool:
+        """Whether the next token of ``stream`` needs the LLM's distribution."""
+        cfg = self.cfg
+        if self._predictors is None or cfg.skip_min_match == 0:
+            return True
+        length, confidence = self._predictors[stream].match_state()
+        return not (length >= cfg.skip_min_match and confidence >= cfg.skip_confidence)
+
+
 def _lockstep(
     backend: LlamaBackend,
     lengths: Sequence[int],
     cfg: CodecConfig,
-    code_token: Callable[[int, np.ndarray, int], int],
+    code_token: Callable[[int, np.ndarray | None, int], int],
     standin: int,
     token_bytes: np.ndarray,
     progress: Progress | None,
     coded_bits: Callable[[], int],
+    models: _TokenModels,
 ) -> None:
     """Drive ``code_token(stream, logits, step) -> id`` over all streams in lockstep.
 
     ``code_token`` codes (or decodes) the id at ``step`` of ``stream`` given the model's
-    logits for it; escape ids (>= n_vocab) are fed to the model as ``standin``.
+    logits for it (None when ``models`` skips the LLM there); escape ids (>= n_vocab) are
+    fed to the model as ``standin``.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     live = [s for s in range(len(lengths)) if lengths[s] > 0]
@@ -88,12 +152,18 @@ def _lockstep(
     bytes_done = 0
     with backend.open_streams(len(lengths), cfg.window, cfg.evict, cfg.flash_attn) as streams:
         ids = np.array(live, dtype=np.int64)
-        logits = streams.advance(ids, np.full(len(ids), cfg.start_token, dtype=np.int64))
+        want = np.ones(len(ids), dtype=bool)
+        logits = streams.advance(ids, np.full(len(ids), cfg.start_token, dtype=np.int64), want)
         step = 0
         while len(ids):
             fed = np.empty(len(ids), dtype=np.int64)
+            row = 0
             for k, s in enumerate(ids):
-                tok = code_token(int(s), logits[k], step)
+                if want[k]:
+                    tok = code_token(int(s), logits[row], step)
+                    row += 1
+                else:
+                    tok = code_token(int(s), None, step)
                 bytes_done += int(token_bytes[tok])
                 fed[k] = tok if tok < n_vocab else standin
             tokens_done += len(ids)
@@ -103,7 +173,8 @@ def _lockstep(
             if progress is not None and (step % 16 == 0 or not len(ids)):
                 progress(tokens_done, bytes_done, coded_bits())
             if len(ids):
-                logits = streams.advance(ids, fed)
+                want = np.array([models.wants_logits(int(s)) for s in ids], dtype=bool)
+                logits = streams.advance(ids, fed, want)
 
 
 def encode_streams(
@@ -111,15 +182,19 @@ def encode_streams(
     streams: Sequence[np.ndarray],
     cfg: CodecConfig,
     progress: Progress | None = None,
+    stats: dict | None = None,
 ) -> list[bytes]:
-    """Code each id stream (token ids and escape ids); returns one payload per stream."""
+    """Code each id stream (token ids and escape ids); returns one payload per stream.
+
+    ``stats``, if given, receives ``skipped``: tokens coded without the LLM's distribution.
+    """
     encoders = [ArithmeticEncoder() for _ in streams]
     esc = _EscapeModel(len(streams))
     n_vocab = backend.n_vocab
-    cdf = np.empty(n_vocab + 1, dtype=np.int64)
+    models = _TokenModels(len(streams), n_vocab, cfg)
     tok_bytes = _token_lengths(backend)
 
-    def code(s: int, logits: np.ndarray, step: int) -> int:
+    def code(s: int, logits: np.ndarray | None, step: int) -> int:
         tok = int(streams[s][step])
         enc = encoders[s]
         escaped = tok >= n_vocab
@@ -128,13 +203,16 @@ def encode_streams(
             enc.encode(_EscapeModel.UNIFORM_BYTE_CDF, tok - n_vocab)
             esc.escapes[s] += 1
         else:
-            enc.encode(quantize_logits(logits, cfg.temperature, out=cdf), tok)
+            enc.encode(models.cdf(s, logits), tok)
+        models.update(s, tok)
         return tok
 
     _lockstep(
         backend, [len(t) for t in streams], cfg, code, _standin(backend), tok_bytes, progress,
-        lambda: sum(e.bits_written for e in encoders),
+        lambda: sum(e.bits_written for e in encoders), models,
     )
+    if stats is not None:
+        stats["skipped"] = stats.get("skipped", 0) + models.skipped
     return [e.finish() for e in encoders]
 
 
@@ -150,22 +228,23 @@ def decode_streams(
     out = [np.empty(n, dtype=np.int32) for n in lengths]
     esc = _EscapeModel(len(lengths))
     n_vocab = backend.n_vocab
-    cdf = np.empty(n_vocab + 1, dtype=np.int64)
+    models = _TokenModels(len(lengths), n_vocab, cfg)
     total_bits = 8 * sum(len(p) for p in payloads)
 
-    def code(s: int, logits: np.ndarray, step: int) -> int:
+    def code(s: int, logits: np.ndarray | None, step: int) -> int:
         dec = decoders[s]
         if dec.decode(esc.flag_cdf(s, step)):
             tok = n_vocab + dec.decode(_EscapeModel.UNIFORM_BYTE_CDF)
             esc.escapes[s] += 1
         else:
-            tok = dec.decode(quantize_logits(logits, cfg.temperature, out=cdf))
+            tok = dec.decode(models.cdf(s, logits))
+        models.update(s, tok)
         out[s][step] = tok
         return tok
 
     _lockstep(
         backend, lengths, cfg, code, _standin(backend), _token_lengths(backend), progress,
-        lambda: total_bits,
+        lambda: total_bits, models,
     )
     return out
 
@@ -205,16 +284,21 @@ def numerics_fingerprint(backend: LlamaBackend, cfg: CodecConfig) -> bytes:
 
     Runs a short fixed probe through the very path the codec uses (two co-batched
     streams, a tiny window that slides several times, this file's flash-attention and
-    temperature settings) and hashes every CDF it produces.
+    temperature settings, and its predictors on the first stream) and hashes every CDF it
+    produces.
     """
     probe = backend.tokenize(_PROBE_TEXT)[:20]
     h = hashlib.sha256()
     cdf = np.empty(backend.n_vocab + 1, dtype=np.int64)
+    models = _TokenModels(1, backend.n_vocab, cfg) if cfg.predictors else None
     with backend.open_streams(2, 8, 3, cfg.flash_attn) as streams:
         ids = np.array([0, 1], dtype=np.int64)
         logits = streams.advance(ids, np.array([cfg.start_token, probe[-1]], dtype=np.int64))
         for tok in probe:
             for k in range(2):
                 h.update(quantize_logits(logits[k], cfg.temperature, out=cdf).tobytes())
+            if models is not None:
+                h.update(models.cdf(0, logits[0]).tobytes())
+                models.update(0, tok)
             logits = streams.advance(ids, np.array([tok, tok], dtype=np.int64))
     return h.digest()[:16]

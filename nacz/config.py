@@ -29,6 +29,21 @@ DEFAULT_MIN_SHARD_TOKENS = 8192
 #: Upper bound of streams evaluated in one llama_decode call.
 DEFAULT_MAX_STREAMS = 16
 
+# Predictor component bits of ``CodecConfig.predictors``, fixed by hand (never renumber).
+PRED_BIAS = 1  #: adaptive per-token bias head (log domain, SGD on the coding loss)
+PRED_NGRAM = 2  #: online token n-gram model, mixed in by learned weights
+PRED_MATCH = 4  #: LZP-style match model, mixed in by learned weights
+PRED_TEMP = 8  #: learned inverse temperature per LLM-confidence/match state
+PRED_APM = 16  #: secondary estimation (APM/SSE) of the top token's probability
+PRED_UNIGRAM = 32  #: document unigram (log counts), mixed in by learned weights
+PRED_ALL = PRED_BIAS | PRED_NGRAM | PRED_MATCH | PRED_TEMP | PRED_APM | PRED_UNIGRAM
+#: Names for the CLI and ``nacz info`` (name -> bit).
+PREDICTOR_NAMES = {
+    "bias": PRED_BIAS, "ngram": PRED_NGRAM, "match": PRED_MATCH, "temp": PRED_TEMP,
+    "apm": PRED_APM, "unigram": PRED_UNIGRAM,
+}
+DEFAULT_PREDICTORS = PRED_ALL
+
 
 @dataclass(frozen=True)
 class CodecConfig:
@@ -44,6 +59,33 @@ class CodecConfig:
     #: llama.cpp's flash-attention kernel. Off: on CPU its results depend on the thread
     #: count (measured: 1 vs 2 threads gave different bitstreams), which a codec cannot allow.
     flash_attn: bool = False
+    #: Predictor components mixed with the LLM (``PRED_*`` bits); 0 codes the LLM alone.
+    #: The fields below it are used (and written to the file) only when it is nonzero.
+    predictors: int = DEFAULT_PREDICTORS
+    ngram_orders: tuple[int, ...] = (1, 2, 3, 4, 6)
+    ngram_bits: int = 18  #: log2 of the n-gram hash buckets (all orders share them)
+    ngram_slots: int = 8  #: continuations kept per n-gram context
+    history_bits: int = 20  #: log2 of the token history the match model searches
+    match_bits: int = 18  #: log2 of each match-model hash table
+    match_min: int = 4  #: shortest match (tokens); also the short hash's context
+    match_long: int = 12  #: context of the long match hash, tried first
+    rate_mix: float = 0.02  #: learning rate of the mixing weights
+    rate_temp: float = 0.002  #: learning rate of the inverse temperatures
+    rate_bias: float = 0.08  #: learning rate of the bias head
+    rate_apm: float = 0.02  #: adaptation rate of the APM table
+    bias_clip: float = 4.0  #: bias head values stay in [-clip, clip]
+    init_ngram_weight: float = 0.0
+    init_match_weight: float = 0.5
+    apm_mix: float = 0.5  #: share of the APM output in the final top-token probability
+    rate_unigram: float = 0.002
+    unigram_alpha: float = 0.1  #: additive count of the unigram feature
+    init_unigram_weight: float = 0.0
+    bias_decay: float = 0.0
+    #: Confidence skip: a token whose match is at least this long (0: never skip), with a
+    #: learned hit probability of at least ``skip_confidence``, is coded without the LLM's
+    #: distribution (the model still sees the token, so later contexts are intact).
+    skip_min_match: int = 0
+    skip_confidence: float = 0.95
 
     def __post_init__(self) -> None:
         if not isinstance(self.window, int) or not 16 <= self.window <= 131072:
@@ -64,6 +106,36 @@ class CodecConfig:
             raise UsageError("flash attention is not supported: its CPU results depend on threads")
         if not 1 <= self.min_shard_tokens < 2**31:
             raise UsageError(f"min shard tokens must be positive, got {self.min_shard_tokens}")
+        self._check_predictors()
+
+    def _check_predictors(self) -> None:
+        if not 0 <= self.predictors <= PRED_ALL:
+            raise UsageError(f"unknown predictor bits in {self.predictors:#x}")
+        orders = tuple(int(o) for o in self.ngram_orders)
+        object.__setattr__(self, "ngram_orders", orders)
+        if not 1 <= len(orders) <= 8 or any(not 1 <= o <= 32 for o in orders):
+            raise UsageError(f"n-gram orders must be 1..8 values in 1..32, got {orders}")
+        for name, lo, hi in (
+            ("ngram_bits", 8, 26), ("ngram_slots", 1, 64), ("history_bits", 10, 28),
+            ("match_bits", 8, 26), ("match_min", 2, 64), ("match_long", 2, 64),
+        ):
+            v = getattr(self, name)
+            if not isinstance(v, int) or not lo <= v <= hi:
+                raise UsageError(f"{name} must be an integer in {lo}..{hi}, got {v!r}")
+        if not 0 <= self.skip_min_match <= 65535:
+            raise UsageError(f"skip_min_match must be in 0..65535, got {self.skip_min_match}")
+        for name in _PREDICTOR_FLOATS + ("skip_confidence",):
+            v = float(getattr(self, name))
+            if not (-16.0 <= v <= 16.0):
+                raise UsageError(f"{name} must be a finite number in -16..16, got {v!r}")
+            object.__setattr__(self, name, v)
+        if self.bias_clip <= 0 or not 0.0 <= self.apm_mix <= 1.0 or self.unigram_alpha <= 0:
+            raise UsageError("bias_clip and unigram_alpha must be > 0, apm_mix in 0..1")
+        if not 0.0 < self.skip_confidence < 1.0:
+            raise UsageError(f"skip_confidence must be in (0, 1), got {self.skip_confidence}")
+
+    def predictor_names(self) -> list[str]:
+        return [n for n, bit in PREDICTOR_NAMES.items() if self.predictors & bit]
 
     def replace(self, **changes) -> "CodecConfig":
         return dataclasses.replace(self, **changes)
@@ -78,8 +150,71 @@ _FIELDS: tuple[tuple[int, str, str], ...] = (
     (5, "max_streams", "<I"),
     (6, "min_shard_tokens", "<I"),
     (7, "flash_attn", "<?"),
+    (8, "predictors", "<I"),
 )
 _BY_ID = {fid: (name, fmt) for fid, name, fmt in _FIELDS}
+
+# Field 9 exists only when predictors != 0. It holds either one byte, the id of a preset
+# below, or the full parameter layout (see formats/FORMAT.md): count and list of n-gram
+# orders, six u8 sizes (_PREDICTOR_INTS), u16 skip_min_match, then f64 values
+# (_PREDICTOR_FLOATS, then skip_confidence).
+_PREDICTOR_INTS = ("ngram_bits", "ngram_slots", "history_bits", "match_bits", "match_min",
+                   "match_long")
+_PREDICTOR_FLOATS = ("rate_mix", "rate_temp", "rate_bias", "rate_apm", "bias_clip",
+                     "init_ngram_weight", "init_match_weight", "apm_mix", "rate_unigram",
+                     "unigram_alpha", "init_unigram_weight", "bias_decay")
+_ID_PREDICTOR_PARAMS = 9
+
+#: Frozen predictor parameter sets, written as their one-byte id. A preset's values never
+#: change once released (tests pin them); new values get a new id.
+PREDICTOR_PRESETS: dict[int, dict] = {
+    1: dict(
+        ngram_orders=(1, 2, 3, 4, 6), ngram_bits=18, ngram_slots=8, history_bits=20,
+        match_bits=18, match_min=4, match_long=12, rate_mix=0.02, rate_temp=0.002,
+        rate_bias=0.08, rate_apm=0.02, bias_clip=4.0, init_ngram_weight=0.0,
+        init_match_weight=0.5, apm_mix=0.5, rate_unigram=0.002, unigram_alpha=0.1,
+        init_unigram_weight=0.0, bias_decay=0.0, skip_min_match=0, skip_confidence=0.95,
+    ),
+}
+
+
+def _predictor_params(cfg: "CodecConfig") -> dict:
+    return {name: getattr(cfg, name) for name in PREDICTOR_PRESETS[1]}
+
+
+def _pack_predictor_params(cfg: "CodecConfig") -> bytes:
+    params = _predictor_params(cfg)
+    for pid, preset in PREDICTOR_PRESETS.items():
+        if params == preset:
+            return bytes([pid])
+    orders = cfg.ngram_orders
+    return (
+        struct.pack("<B", len(orders)) + bytes(orders)
+        + bytes(getattr(cfg, n) for n in _PREDICTOR_INTS)
+        + struct.pack("<H", cfg.skip_min_match)
+        + struct.pack(f"<{len(_PREDICTOR_FLOATS) + 1}d",
+                      *(getattr(cfg, n) for n in _PREDICTOR_FLOATS), cfg.skip_confidence)
+    )
+
+
+def _unpack_predictor_params(raw: bytes) -> dict:
+    if len(raw) == 1:
+        if raw[0] not in PREDICTOR_PRESETS:
+            raise ConfigError(f"unknown predictor preset {raw[0]} (file made by a newer nacz?)")
+        return dict(PREDICTOR_PRESETS[raw[0]])
+    n_floats = len(_PREDICTOR_FLOATS) + 1
+    if not raw or len(raw) != 1 + raw[0] + len(_PREDICTOR_INTS) + 2 + 8 * n_floats:
+        raise ConfigError("config field predictor_params has the wrong length")
+    k = raw[0]
+    values: dict = {"ngram_orders": tuple(raw[1 : 1 + k])}
+    pos = 1 + k
+    for name in _PREDICTOR_INTS:
+        values[name] = raw[pos]
+        pos += 1
+    (values["skip_min_match"],) = struct.unpack_from("<H", raw, pos)
+    floats = struct.unpack_from(f"<{n_floats}d", raw, pos + 2)
+    values.update(zip(_PREDICTOR_FLOATS + ("skip_confidence",), floats))
+    return values
 
 
 class ConfigError(ValueError):
@@ -88,13 +223,18 @@ class ConfigError(ValueError):
 
 def config_to_fields(cfg: CodecConfig) -> dict[int, bytes]:
     """Serialise to ``{field id: bytes}`` for the container header."""
-    return {fid: struct.pack(fmt, getattr(cfg, name)) for fid, name, fmt in _FIELDS}
+    fields = {fid: struct.pack(fmt, getattr(cfg, name)) for fid, name, fmt in _FIELDS}
+    if cfg.predictors:
+        fields[_ID_PREDICTOR_PARAMS] = _pack_predictor_params(cfg)
+    return fields
 
 
 def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
     """Inverse of :func:`config_to_fields`; refuses unknown ids and missing fields."""
     values = {}
     for fid, raw in fields.items():
+        if fid == _ID_PREDICTOR_PARAMS:
+            continue
         if fid not in _BY_ID:
             raise ConfigError(f"unknown config field id {fid} (file made by a newer nacz?)")
         name, fmt = _BY_ID[fid]
@@ -106,6 +246,12 @@ def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
     missing = [name for _, name, _ in _FIELDS if name not in values]
     if missing:
         raise ConfigError(f"config lacks field(s): {', '.join(missing)}")
+    if values["predictors"]:
+        if _ID_PREDICTOR_PARAMS not in fields:
+            raise ConfigError("config lacks the predictor parameters")
+        values.update(_unpack_predictor_params(fields[_ID_PREDICTOR_PARAMS]))
+    elif _ID_PREDICTOR_PARAMS in fields:
+        raise ConfigError("config has predictor parameters but no predictors")
     try:
         return CodecConfig(**values)
     except UsageError as exc:

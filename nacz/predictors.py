@@ -2,7 +2,7 @@
 
 Per token (encoder and decoder alike, same calls in the same order)::
 
-    pr = Predictors(n_vocab)                 # or Predictors(n_vocab, PredictorConfig(...))
+    pr = Predictors(n_vocab, codec_config)   # components and rates from the CodecConfig
     for each token position:
         probs = pr.predict(logits)           # float64[V], every entry > 0, sums to ~1
         cdf = quantize_probabilities(probs)  # nacz.coder
@@ -51,21 +51,30 @@ bias, unigram and scratch 40 * V bytes. Defaults: 4 + 17 + 4 + 1.9 MiB ~= 27 MiB
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from .coder.quantize import _portable_exp
+from .config import (
+    PRED_ALL,
+    PRED_APM,
+    PRED_BIAS,
+    PRED_MATCH,
+    PRED_NGRAM,
+    PRED_TEMP,
+    PRED_UNIGRAM,
+    CodecConfig,
+)
 
-# flags
-USE_BIAS = 1
-USE_NGRAM = 2
-USE_MATCH = 4
-USE_TEMP = 8
-USE_APM = 16
-USE_UNI = 32
-USE_ALL = USE_BIAS | USE_NGRAM | USE_MATCH | USE_TEMP | USE_APM | USE_UNI
+# Component bits: the file format's own ids (nacz.config), under the kernels' short names.
+USE_BIAS = PRED_BIAS
+USE_NGRAM = PRED_NGRAM
+USE_MATCH = PRED_MATCH
+USE_TEMP = PRED_TEMP
+USE_APM = PRED_APM
+USE_UNI = PRED_UNIGRAM
+USE_ALL = PRED_ALL
 
 MAX_ORDERS = 8
 MAX_CANDS = 96
@@ -640,77 +649,54 @@ def _predict_cheap(out, ip, ist, hist, mconf, unicnt, n_uni):
     return q
 
 
-@dataclass(frozen=True)
-class PredictorConfig:
-    flags: int = USE_ALL
-    orders: tuple = (1, 2, 3, 4, 6)
-    ngram_bits: int = 18
-    slots: int = 8
-    hist_bits: int = 20
-    match_bits: int = 18
-    match_min: int = 4
-    match_long: int = 12
-    lr_w: float = 0.02
-    lr_a: float = 0.002
-    lr_b: float = 0.08
-    apm_rate: float = 0.02
-    bias_clip: float = 4.0
-    w0_ngram: float = 0.0
-    w0_match: float = 0.5
-    apm_mix: float = 0.5
-    lr_u: float = 0.002
-    uni_alpha: float = 0.1
-    w0_uni: float = 0.0
-    bias_decay: float = 0.0
-
-    def memory_bytes(self, n_vocab: int) -> int:
-        return (4 * (1 << self.hist_bits) + (1 << self.ngram_bits) * (8 * self.slots + 4)
-                + 2 * 8 * (1 << self.match_bits) + 40 * n_vocab)
+def predictor_memory_bytes(cfg: CodecConfig, n_vocab: int) -> int:
+    """Bytes of predictor state per stream: fixed by the config, whatever the input length."""
+    return (4 * (1 << cfg.history_bits) + (1 << cfg.ngram_bits) * (8 * cfg.ngram_slots + 4)
+            + 2 * 8 * (1 << cfg.match_bits) + 40 * n_vocab)
 
 
 class Predictors:
     """All online state of the cheap predictors and the mixer for one token stream."""
 
-    def __init__(self, n_vocab: int, cfg: PredictorConfig | None = None):
-        cfg = cfg or PredictorConfig()
+    def __init__(self, n_vocab: int, cfg: CodecConfig):
         self.cfg = cfg
         V = int(n_vocab)
         self.n_vocab = V
-        nord = len(cfg.orders)
+        nord = len(cfg.ngram_orders)
         if not 1 <= nord <= MAX_ORDERS:
             raise ValueError("1..8 n-gram orders")
-        self.orders = np.array(cfg.orders, dtype=np.int64)
+        self.orders = np.array(cfg.ngram_orders, dtype=np.int64)
         n_w_ng = nord * N_TB * N_CONF
         n_w_m = N_LENB * N_REC * 2
         n_w_t = N_CONF * 3
         self.w = np.empty(n_w_ng + n_w_m + n_w_t + N_CONF, dtype=np.float64)
-        self.w[:n_w_ng] = cfg.w0_ngram
-        self.w[n_w_ng:n_w_ng + n_w_m] = cfg.w0_match
+        self.w[:n_w_ng] = cfg.init_ngram_weight
+        self.w[n_w_ng:n_w_ng + n_w_m] = cfg.init_match_weight
         self.w[n_w_ng + n_w_m:n_w_ng + n_w_m + n_w_t] = 1.0
-        self.w[n_w_ng + n_w_m + n_w_t:] = cfg.w0_uni
+        self.w[n_w_ng + n_w_m + n_w_t:] = cfg.init_unigram_weight
         self.ip = np.array([
-            V, nord, (1 << cfg.ngram_bits) - 1, cfg.slots, (1 << cfg.hist_bits) - 1,
-            (1 << cfg.match_bits) - 1, cfg.flags, n_w_ng + n_w_m, cfg.match_min,
+            V, nord, (1 << cfg.ngram_bits) - 1, cfg.ngram_slots, (1 << cfg.history_bits) - 1,
+            (1 << cfg.match_bits) - 1, cfg.predictors, n_w_ng + n_w_m, cfg.match_min,
             cfg.match_long, n_w_ng + n_w_m + n_w_t,
         ], dtype=np.int64)
         self.fp = np.zeros(N_FPARAM, dtype=np.float64)
-        self.fp[P_LR_W] = cfg.lr_w
-        self.fp[P_LR_A] = cfg.lr_a
-        self.fp[P_LR_B] = cfg.lr_b
-        self.fp[P_APM_RATE] = cfg.apm_rate
+        self.fp[P_LR_W] = cfg.rate_mix
+        self.fp[P_LR_A] = cfg.rate_temp
+        self.fp[P_LR_B] = cfg.rate_bias
+        self.fp[P_APM_RATE] = cfg.rate_apm
         self.fp[P_BCLIP] = cfg.bias_clip
         self.fp[P_APM_MIX] = cfg.apm_mix
-        self.fp[P_LR_U] = cfg.lr_u
-        self.fp[P_UNI_A] = cfg.uni_alpha
+        self.fp[P_LR_U] = cfg.rate_unigram
+        self.fp[P_UNI_A] = cfg.unigram_alpha
         self.fp[P_BDECAY] = cfg.bias_decay
         self.ist = np.zeros(N_ISTATE, dtype=np.int64)
         self.ist[I_MPRED] = -1
         self.fscr = np.zeros(N_FSCR, dtype=np.float64)
-        self.hist = np.zeros(1 << cfg.hist_bits, dtype=np.int32)
+        self.hist = np.zeros(1 << cfg.history_bits, dtype=np.int32)
         nb = 1 << cfg.ngram_bits
         self.ng_chk = np.zeros(nb, dtype=np.int32)
-        self.ng_tok = np.full(nb * cfg.slots, -1, dtype=np.int32)
-        self.ng_cnt = np.zeros(nb * cfg.slots, dtype=np.int32)
+        self.ng_tok = np.full(nb * cfg.ngram_slots, -1, dtype=np.int32)
+        self.ng_cnt = np.zeros(nb * cfg.ngram_slots, dtype=np.int32)
         self.ctx_b = np.full(MAX_ORDERS, -1, dtype=np.int64)
         self.ctx_c = np.zeros(MAX_ORDERS, dtype=np.int32)
         self.mconf = np.full(N_LENB * N_REC, 0.5, dtype=np.float64)
@@ -730,7 +716,7 @@ class Predictors:
         self._logits = None
         # for the cheap (LLM-free) distribution used by the skip analysis
         self.unicnt = np.zeros(V, dtype=np.float64)
-        self.unil = np.full(V, _portable_log(cfg.uni_alpha), dtype=np.float64)
+        self.unil = np.full(V, _portable_log(cfg.unigram_alpha), dtype=np.float64)
         self.n_uni = 0
 
     def predict(self, logits: np.ndarray) -> np.ndarray:

@@ -1,15 +1,89 @@
+import struct
+
 import pytest
 
-from nacz.config import CodecConfig, ConfigError, config_from_fields, config_to_fields
+from nacz.config import (
+    PRED_ALL,
+    PRED_APM,
+    PRED_BIAS,
+    PRED_MATCH,
+    PRED_NGRAM,
+    PRED_TEMP,
+    PRED_UNIGRAM,
+    PREDICTOR_PRESETS,
+    CodecConfig,
+    ConfigError,
+    config_from_fields,
+    config_to_fields,
+)
 from nacz.errors import UsageError
 
 
 def test_config_round_trip_by_fixed_ids():
-    cfg = CodecConfig(window=512, temperature=0.9, max_streams=4)
+    cfg = CodecConfig(window=512, temperature=0.9, max_streams=4, predictors=0)
     fields = config_to_fields(cfg)
-    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7]
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8]  # no predictor fields when off
     assert config_from_fields(fields) == cfg
     assert fields[1] == (512).to_bytes(4, "little")
+    assert fields[8] == bytes(4)
+
+
+def test_default_predictor_parameters_are_preset_1():
+    fields = config_to_fields(CodecConfig())
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert fields[9] == b"\x01"  # one byte: the preset id
+    assert config_from_fields(fields) == CodecConfig()
+
+
+def test_preset_1_is_frozen():
+    """Released files name preset 1 by its id: its values may never change."""
+    assert PREDICTOR_PRESETS[1] == dict(
+        ngram_orders=(1, 2, 3, 4, 6), ngram_bits=18, ngram_slots=8, history_bits=20,
+        match_bits=18, match_min=4, match_long=12, rate_mix=0.02, rate_temp=0.002,
+        rate_bias=0.08, rate_apm=0.02, bias_clip=4.0, init_ngram_weight=0.0,
+        init_match_weight=0.5, apm_mix=0.5, rate_unigram=0.002, unigram_alpha=0.1,
+        init_unigram_weight=0.0, bias_decay=0.0, skip_min_match=0, skip_confidence=0.95,
+    )
+
+
+def test_custom_predictor_fields_round_trip_with_pinned_layout():
+    cfg = CodecConfig(
+        predictors=PRED_BIAS | PRED_MATCH, ngram_orders=(1, 2, 5), rate_bias=0.05,
+        skip_min_match=24, skip_confidence=0.9,
+    )
+    fields = config_to_fields(cfg)
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert config_from_fields(fields) == cfg
+    assert fields[8] == (PRED_BIAS | PRED_MATCH).to_bytes(4, "little") == bytes([5, 0, 0, 0])
+    # Field 9: order count, orders, six u8 sizes, u16 skip_min_match, 13 f64 (FORMAT.md).
+    raw = fields[9]
+    assert raw[:4] == bytes([3, 1, 2, 5])
+    assert raw[4:10] == bytes([18, 8, 20, 18, 4, 12])
+    assert raw[10:12] == (24).to_bytes(2, "little")
+    values = struct.unpack("<13d", raw[12:])
+    assert values == (0.02, 0.002, 0.05, 0.02, 4.0, 0.0, 0.5, 0.5, 0.002, 0.1, 0.0, 0.0, 0.9)
+
+
+def test_predictor_bits_are_fixed_by_hand():
+    assert (PRED_BIAS, PRED_NGRAM, PRED_MATCH, PRED_TEMP, PRED_APM, PRED_UNIGRAM) == (
+        1, 2, 4, 8, 16, 32)
+    assert CodecConfig().predictors == PRED_ALL == 63
+
+
+def test_predictor_fields_must_match_the_predictor_bits():
+    on = config_to_fields(CodecConfig())
+    off = config_to_fields(CodecConfig(predictors=0))
+    with pytest.raises(ConfigError, match="lacks the predictor parameters"):
+        config_from_fields({k: v for k, v in on.items() if k != 9})
+    with pytest.raises(ConfigError, match="no predictors"):
+        config_from_fields({**off, 9: on[9]})
+    custom = config_to_fields(CodecConfig(rate_bias=0.05))
+    with pytest.raises(ConfigError, match="wrong length"):
+        config_from_fields({**custom, 9: custom[9][:-1]})
+    with pytest.raises(ConfigError, match="unknown predictor preset 7"):
+        config_from_fields({**on, 9: b"\x07"})
+    with pytest.raises(ConfigError, match="unknown predictor bits"):
+        config_from_fields({**on, 8: (64).to_bytes(4, "little")})
 
 
 def test_unknown_or_missing_fields_refused():

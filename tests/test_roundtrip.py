@@ -122,3 +122,74 @@ def test_worker_count_does_not_change_output(nacz_cli, tmp_path):
     assert one.stdout == two.stdout
     back = nacz_cli("decompress", "-c", "--workers", "2", input=two.stdout)
     assert back.returncode == 0 and back.stdout == data
+
+
+# -- predictors (issue 3) --------------------------------------------------------------------
+
+from nacz.config import (  # noqa: E402
+    PRED_ALL,
+    PRED_APM,
+    PRED_BIAS,
+    PRED_MATCH,
+    PRED_NGRAM,
+    PRED_TEMP,
+    PRED_UNIGRAM,
+)
+
+
+def _mixed_sample() -> bytes:
+    """Prose, code and bytes the vocabulary has no token for (escapes)."""
+    text = corpus_path("alice29.txt").read_bytes()[4000:5200]
+    code = corpus_path("fields.c").read_bytes()[:600]
+    return text + b"\xff\x04\xc0 raw" + code + text[:300]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(predictors=0),
+        dict(predictors=PRED_BIAS),
+        dict(predictors=PRED_NGRAM),
+        dict(predictors=PRED_MATCH),
+        dict(predictors=PRED_TEMP),
+        dict(predictors=PRED_APM),
+        dict(predictors=PRED_UNIGRAM),
+        dict(predictors=PRED_ALL),
+        dict(predictors=PRED_ALL, temperature=0.8, window=96, evict=20),
+        dict(predictors=PRED_ALL, skip_min_match=6, skip_confidence=0.6),
+        dict(predictors=PRED_ALL, min_shard_tokens=200, max_streams=3),
+    ],
+    ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()),
+)
+def test_predictor_configurations_round_trip(codec, changes):
+    data = _mixed_sample()
+    cfg = CodecConfig(**changes)
+    blob = codec.compress(data, cfg, hybrid=False)
+    assert codec.decompress(blob) == data
+
+
+def test_confidence_skip_skips_on_a_repeat_and_round_trips(codec):
+    from nacz.codec import decode_streams, encode_streams
+
+    half = corpus_path("fields.c").read_bytes()[:2500]
+    tokens = codec.tokenizer.encode(half + half)
+    cfg = CodecConfig(window=256, skip_min_match=8)
+    stats: dict = {}
+    payloads = encode_streams(codec.backend, [tokens], cfg, stats=stats)
+    back = decode_streams(codec.backend, [len(tokens)], payloads, cfg)
+    assert list(back[0]) == list(tokens)
+    # Most of the second copy is coded by the match model alone.
+    assert stats["skipped"] > 0.3 * len(tokens)
+    no_skip = encode_streams(codec.backend, [tokens], CodecConfig(window=256))
+    assert len(payloads[0]) < 1.1 * len(no_skip[0])
+
+
+def test_match_model_codes_a_repeat_beyond_the_window_almost_free(codec):
+    """The LLM cannot see a copy that has left its window; the match model can."""
+    half = corpus_path("fields.c").read_bytes()[:3000]
+    once = codec.compress(half, CodecConfig(window=128, predictors=0), hybrid=False)
+    llm = codec.compress(half + half, CodecConfig(window=128, predictors=0), hybrid=False)
+    mixed = codec.compress(half + half, CodecConfig(window=128), hybrid=False)
+    assert len(llm) > 1.8 * len(once)  # the LLM alone pays for the copy again
+    assert len(mixed) < 1.25 * len(once)  # the mix pays little for it
+    assert codec.decompress(mixed) == half + half

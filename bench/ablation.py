@@ -1,0 +1,179 @@
+"""Ablation of the predictors on the codec's own logits, many configurations in one pass.
+
+Usage:
+    python bench/ablation.py [--window W] [--configs a,b,...] [--out FILE.md] SPEC [SPEC ...]
+
+SPEC is ``PATH`` (whole file), ``PATH:N`` (its first N bytes) or ``twice:PATH:N`` (its first
+N bytes pasted twice: a repetitive input). Each input becomes one stream; all streams
+advance in lockstep through ``nacz.backend`` exactly as the codec drives them (start token
+at position 0, window sliding by KV shift), so each stream sees the logits the codec sees
+for a one-shard file. Every configuration codes the same token sequence with its own
+``_TokenModels`` (the codec's class), and its cost is the exact arithmetic-coding cost of
+its integer CDFs, -log2(freq / 2^24) per token, plus the escape flags: what the coder
+writes, less at most 4 bytes of flush per stream. A configuration with the confidence skip
+codes skipped tokens from the cheap distribution, as the codec does (the logits are still
+computed here, for the other configurations; the codec would not compute them).
+
+Reported per input and configuration: bits per byte and the change against the LLM alone;
+per configuration: predictor seconds (predict + quantize + update) per 1,000 tokens and the
+fraction of tokens skipped; and the model's own time (tokens/s of the lockstep calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nacz.api import Codec
+from nacz.codec import _EscapeModel, _TokenModels
+from nacz.config import (
+    PRED_ALL,
+    PRED_APM,
+    PRED_BIAS,
+    PRED_MATCH,
+    PRED_NGRAM,
+    CodecConfig,
+)
+
+#: name -> changes to the default CodecConfig
+CONFIGS: dict[str, dict] = {
+    "llm": dict(predictors=0),
+    "+bias": dict(predictors=PRED_BIAS),
+    "+ngram": dict(predictors=PRED_NGRAM),
+    "+match": dict(predictors=PRED_MATCH),
+    "+ngram+match": dict(predictors=PRED_NGRAM | PRED_MATCH),
+    "all-bias": dict(predictors=PRED_ALL & ~PRED_BIAS),
+    "all-apm": dict(predictors=PRED_ALL & ~PRED_APM),
+    "all": dict(predictors=PRED_ALL),
+    "all,bias-rate=0.04": dict(predictors=PRED_ALL, rate_bias=0.04),
+    "all+skip16": dict(predictors=PRED_ALL, skip_min_match=16),
+}
+
+
+def load(spec: str) -> tuple[str, bytes]:
+    if spec.startswith("twice:"):
+        _, path, n = spec.split(":")
+        data = Path(path).read_bytes()[: int(n)]
+        return f"{Path(path).name}[:{n}]x2", data + data
+    if ":" in spec:
+        path, n = spec.rsplit(":", 1)
+        return f"{Path(path).name}[:{n}]", Path(path).read_bytes()[: int(n)]
+    return Path(spec).name, Path(spec).read_bytes()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("inputs", nargs="+")
+    ap.add_argument("--window", type=int, default=CodecConfig().window)
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", default=None, help="also write the table (markdown) here")
+    args = ap.parse_args(argv)
+
+    names = [c for c in args.configs.split(",") if c]
+    unknown = [c for c in names if c not in CONFIGS]
+    if unknown:
+        ap.error(f"unknown configs {unknown}; known: {list(CONFIGS)}")
+    base = CodecConfig(window=args.window)
+    cfgs = [base.replace(**CONFIGS[c]) for c in names]
+    inputs = [load(s) for s in args.inputs]
+
+    codec = Codec(threads=args.threads)
+    backend = codec.backend
+    V = backend.n_vocab
+    streams = [np.asarray(codec.tokenizer.encode(d), dtype=np.int64) for _, d in inputs]
+    n_s = len(streams)
+    lengths = np.array([len(t) for t in streams])
+    from nacz.codec import _standin
+
+    standin = _standin(backend)
+    models = [_TokenModels(n_s, V, c) for c in cfgs]
+    esc = _EscapeModel(n_s)
+    bits = np.zeros((len(cfgs), n_s))
+    esc_bits = np.zeros(n_s)
+    pred_time = np.zeros(len(cfgs))
+    model_time = 0.0
+    t_start = time.perf_counter()
+
+    ids = np.arange(n_s, dtype=np.int64)
+    t0 = time.perf_counter()
+    with backend.open_streams(n_s, base.window, base.evict, base.flash_attn) as ss:
+        logits = ss.advance(ids, np.full(n_s, base.start_token, dtype=np.int64))
+        model_time += time.perf_counter() - t0
+        step = 0
+        while len(ids):
+            fed = np.empty(len(ids), dtype=np.int64)
+            for k, s in enumerate(ids):
+                s = int(s)
+                tok = int(streams[s][step])
+                escaped = tok >= V
+                flag = esc.flag_cdf(s, step)
+                lo, hi = (flag[1], flag[2]) if escaped else (flag[0], flag[1])
+                esc_bits[s] += -math.log2((hi - lo) / flag[2])
+                if escaped:
+                    esc_bits[s] += 8
+                    esc.escapes[s] += 1
+                for c, m in enumerate(models):
+                    tc = time.perf_counter()
+                    if not escaped:
+                        row = logits[k] if m.wants_logits(s) else None
+                        cdf = m.cdf(s, row)
+                        bits[c, s] += -math.log2((cdf[tok + 1] - cdf[tok]) / cdf[-1])
+                    m.update(s, tok)
+                    pred_time[c] += time.perf_counter() - tc
+                fed[k] = tok if not escaped else standin
+            step += 1
+            more = lengths[ids] > step
+            ids, fed = ids[more], fed[more]
+            if step % 2000 == 0:
+                el = time.perf_counter() - t_start
+                print(f"step {step}/{lengths.max()} {el:.0f} s", file=sys.stderr, flush=True)
+            if len(ids):
+                t0 = time.perf_counter()
+                logits = ss.advance(ids, fed)
+                model_time += time.perf_counter() - t0
+    wall = time.perf_counter() - t_start
+
+    total_tokens = int(lengths.sum())
+    sizes = [len(d) for _, d in inputs]
+    lines = [
+        f"window {base.window}, {n_s} streams in lockstep, {total_tokens} tokens, "
+        f"wall {wall:.0f} s; model calls {model_time:.0f} s "
+        f"({total_tokens / model_time:.1f} tokens/s batched)",
+        "",
+        "| configuration | " + " | ".join(f"{n} bpb | Δ" for n, _ in inputs)
+        + " | predictor ms/token | skipped |",
+        "|---|" + "---|---|" * n_s + "---|---|",
+    ]
+    llm_row = names.index("llm") if "llm" in names else None
+    for c, name in enumerate(names):
+        cells = []
+        for s in range(n_s):
+            bpb = (bits[c, s] + esc_bits[s]) / sizes[s]
+            cells.append(f"{bpb:.4f}")
+            if llm_row is not None and c != llm_row:
+                ref = (bits[llm_row, s] + esc_bits[s]) / sizes[s]
+                cells.append(f"{100 * (bpb / ref - 1):+.2f}%")
+            else:
+                cells.append("")
+        skipped = models[c].skipped / total_tokens
+        lines.append(
+            f"| {name} | " + " | ".join(cells)
+            + f" | {1000 * pred_time[c] / total_tokens:.2f} | {100 * skipped:.1f}% |"
+        )
+    lines.append("")
+    lines.append("tokens: " + ", ".join(f"{n} {len(t)}" for (n, _), t in zip(inputs, streams)))
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
