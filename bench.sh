@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
 # Benchmarks. Usage:
-#   ./bench.sh compare [FILE ...]   nacz vs gzip/bzip2/xz/zstd (default: corpora/alice29.txt)
-#   ./bench.sh windows [FILE]       pure-model bits/byte and tokens/s at windows 2048/4096/8192
+#   ./bench.sh compare [FILE ...]    nacz vs gzip/bzip2/xz/zstd (default: corpora/alice29.txt)
+#   ./bench.sh ablation [WINDOW]     predictor ablation (bits/byte per component, predictor
+#                                    time, skip fraction) on alice29, asyoulik, the first
+#                                    64 KiB of lcet10 and plrabn12, fields.c pasted twice,
+#                                    and two held-out texts that are not in the corpus
+#   ./bench.sh windows [FILE[:N]]    LLM alone and all predictors at windows 2048/4096/8192,
+#                                    one stream each (default: corpora/alice29.txt)
 # Corpus files come from: python corpora/fetch.py
 set -euo pipefail
 cd "$(dirname "$0")"
 what="${1:-compare}"; shift || true
+C=corpora
 case "$what" in
-  compare) python bench/compare.py "${@:-corpora/alice29.txt}" ;;
-  windows) python bench/window_table.py "${1:-corpora/alice29.txt}" 2048 4096 8192 ;;
-  *) echo "usage: $0 compare|windows [FILE ...]" >&2; exit 2 ;;
+  compare) python bench/compare.py "${@:-$C/alice29.txt}" ;;
+  ablation)
+    held_out=()
+    # Text that is not in the Canterbury corpus (defaults must hold for text in general):
+    # the GPL-3 licence text and Python's own argparse.py, where the machine has them.
+    [ -f /usr/share/common-licenses/GPL-3 ] && held_out+=(/usr/share/common-licenses/GPL-3)
+    argparse_py="$(python -c 'import argparse; print(argparse.__file__)')"
+    [ -f "$argparse_py" ] && held_out+=("$argparse_py:65536")
+    python bench/ablation.py --window "${1:-2048}" \
+      "$C/alice29.txt" "$C/asyoulik.txt" "$C/lcet10.txt:65536" "$C/plrabn12.txt:65536" \
+      "twice:$C/fields.c:11150" "${held_out[@]}" ;;
+  windows)
+    for w in 2048 4096 8192; do
+      python bench/ablation.py --window "$w" --configs "llm;+apm (all)" "${1:-$C/alice29.txt}"
+    done ;;
+  *) echo "usage: $0 compare|ablation|windows [...]" >&2; exit 2 ;;
 esac

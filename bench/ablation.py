@@ -37,21 +37,26 @@ from nacz.config import (
     PRED_BIAS,
     PRED_MATCH,
     PRED_NGRAM,
+    PRED_TEMP,
     CodecConfig,
 )
 
 #: name -> changes to the default CodecConfig
 CONFIGS: dict[str, dict] = {
     "llm": dict(predictors=0),
-    "+bias": dict(predictors=PRED_BIAS),
-    "+ngram": dict(predictors=PRED_NGRAM),
-    "+match": dict(predictors=PRED_MATCH),
-    "+ngram+match": dict(predictors=PRED_NGRAM | PRED_MATCH),
-    "all-bias": dict(predictors=PRED_ALL & ~PRED_BIAS),
-    "all-apm": dict(predictors=PRED_ALL & ~PRED_APM),
-    "all": dict(predictors=PRED_ALL),
-    "all,bias-rate=0.04": dict(predictors=PRED_ALL, rate_bias=0.04),
-    "all+skip16": dict(predictors=PRED_ALL, skip_min_match=16),
+    # each component alone
+    "bias": dict(predictors=PRED_BIAS),
+    "ngram": dict(predictors=PRED_NGRAM),
+    "match": dict(predictors=PRED_MATCH),
+    # added one at a time
+    "bias+ngram": dict(predictors=PRED_BIAS | PRED_NGRAM),
+    "bias+ngram+match": dict(predictors=PRED_BIAS | PRED_NGRAM | PRED_MATCH),
+    "+temp": dict(predictors=PRED_BIAS | PRED_NGRAM | PRED_MATCH | PRED_TEMP),
+    "+unigram": dict(predictors=PRED_ALL & ~PRED_APM),
+    "+apm (all)": dict(predictors=PRED_ALL),
+    # variants of all
+    "all, bias rate 0.04": dict(predictors=PRED_ALL, rate_bias=0.04),
+    "all + skip (match>=16)": dict(predictors=PRED_ALL, skip_min_match=16),
 }
 
 
@@ -70,12 +75,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("inputs", nargs="+")
     ap.add_argument("--window", type=int, default=CodecConfig().window)
-    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--configs", default=";".join(CONFIGS), help="names separated by ';'")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="also write the table (markdown) here")
     args = ap.parse_args(argv)
 
-    names = [c for c in args.configs.split(",") if c]
+    names = [c for c in args.configs.split(";") if c]
     unknown = [c for c in names if c not in CONFIGS]
     if unknown:
         ap.error(f"unknown configs {unknown}; known: {list(CONFIGS)}")

@@ -44,6 +44,19 @@ PREDICTOR_NAMES = {
 }
 DEFAULT_PREDICTORS = PRED_ALL
 
+#: Frozen predictor parameter sets, written as their one-byte id. A preset's values never
+#: change once released (tests pin them); new values get a new id.
+PREDICTOR_PRESETS: dict[int, dict] = {
+    1: dict(
+        ngram_orders=(1, 2, 3, 4, 6), ngram_bits=18, ngram_slots=8, history_bits=20,
+        match_bits=18, match_min=4, match_long=12, rate_mix=0.02, rate_temp=0.002,
+        rate_bias=0.08, rate_apm=0.02, bias_clip=4.0, init_ngram_weight=0.0,
+        init_match_weight=0.5, apm_mix=0.5, rate_unigram=0.002, unigram_alpha=0.1,
+        init_unigram_weight=0.0, bias_decay=0.0, skip_min_match=0, skip_confidence=0.95,
+    ),
+}
+_P1 = PREDICTOR_PRESETS[1]  # the defaults below
+
 
 @dataclass(frozen=True)
 class CodecConfig:
@@ -62,30 +75,34 @@ class CodecConfig:
     #: Predictor components mixed with the LLM (``PRED_*`` bits); 0 codes the LLM alone.
     #: The fields below it are used (and written to the file) only when it is nonzero.
     predictors: int = DEFAULT_PREDICTORS
-    ngram_orders: tuple[int, ...] = (1, 2, 3, 4, 6)
-    ngram_bits: int = 18  #: log2 of the n-gram hash buckets (all orders share them)
-    ngram_slots: int = 8  #: continuations kept per n-gram context
-    history_bits: int = 20  #: log2 of the token history the match model searches
-    match_bits: int = 18  #: log2 of each match-model hash table
-    match_min: int = 4  #: shortest match (tokens); also the short hash's context
-    match_long: int = 12  #: context of the long match hash, tried first
-    rate_mix: float = 0.02  #: learning rate of the mixing weights
-    rate_temp: float = 0.002  #: learning rate of the inverse temperatures
-    rate_bias: float = 0.08  #: learning rate of the bias head
-    rate_apm: float = 0.02  #: adaptation rate of the APM table
-    bias_clip: float = 4.0  #: bias head values stay in [-clip, clip]
-    init_ngram_weight: float = 0.0
-    init_match_weight: float = 0.5
-    apm_mix: float = 0.5  #: share of the APM output in the final top-token probability
-    rate_unigram: float = 0.002
-    unigram_alpha: float = 0.1  #: additive count of the unigram feature
-    init_unigram_weight: float = 0.0
-    bias_decay: float = 0.0
+    ngram_orders: tuple[int, ...] = _P1["ngram_orders"]
+    #: log2 of the n-gram hash buckets (all orders share them)
+    ngram_bits: int = _P1["ngram_bits"]
+    ngram_slots: int = _P1["ngram_slots"]  #: continuations kept per n-gram context
+    #: log2 of the token history the match model searches
+    history_bits: int = _P1["history_bits"]
+    match_bits: int = _P1["match_bits"]  #: log2 of each match-model hash table
+    #: shortest match (tokens); also the short hash's context
+    match_min: int = _P1["match_min"]
+    match_long: int = _P1["match_long"]  #: context of the long match hash, tried first
+    rate_mix: float = _P1["rate_mix"]  #: learning rate of the mixing weights
+    rate_temp: float = _P1["rate_temp"]  #: learning rate of the inverse temperatures
+    rate_bias: float = _P1["rate_bias"]  #: learning rate of the bias head
+    rate_apm: float = _P1["rate_apm"]  #: adaptation rate of the APM table
+    bias_clip: float = _P1["bias_clip"]  #: bias head values stay in [-clip, clip]
+    init_ngram_weight: float = _P1["init_ngram_weight"]
+    init_match_weight: float = _P1["init_match_weight"]
+    #: share of the APM output in the final top-token probability
+    apm_mix: float = _P1["apm_mix"]
+    rate_unigram: float = _P1["rate_unigram"]
+    unigram_alpha: float = _P1["unigram_alpha"]  #: additive count of the unigram feature
+    init_unigram_weight: float = _P1["init_unigram_weight"]
+    bias_decay: float = _P1["bias_decay"]
     #: Confidence skip: a token whose match is at least this long (0: never skip), with a
     #: learned hit probability of at least ``skip_confidence``, is coded without the LLM's
     #: distribution (the model still sees the token, so later contexts are intact).
-    skip_min_match: int = 0
-    skip_confidence: float = 0.95
+    skip_min_match: int = _P1["skip_min_match"]
+    skip_confidence: float = _P1["skip_confidence"]
 
     def __post_init__(self) -> None:
         if not isinstance(self.window, int) or not 16 <= self.window <= 131072:
@@ -164,19 +181,6 @@ _PREDICTOR_FLOATS = ("rate_mix", "rate_temp", "rate_bias", "rate_apm", "bias_cli
                      "init_ngram_weight", "init_match_weight", "apm_mix", "rate_unigram",
                      "unigram_alpha", "init_unigram_weight", "bias_decay")
 _ID_PREDICTOR_PARAMS = 9
-
-#: Frozen predictor parameter sets, written as their one-byte id. A preset's values never
-#: change once released (tests pin them); new values get a new id.
-PREDICTOR_PRESETS: dict[int, dict] = {
-    1: dict(
-        ngram_orders=(1, 2, 3, 4, 6), ngram_bits=18, ngram_slots=8, history_bits=20,
-        match_bits=18, match_min=4, match_long=12, rate_mix=0.02, rate_temp=0.002,
-        rate_bias=0.08, rate_apm=0.02, bias_clip=4.0, init_ngram_weight=0.0,
-        init_match_weight=0.5, apm_mix=0.5, rate_unigram=0.002, unigram_alpha=0.1,
-        init_unigram_weight=0.0, bias_decay=0.0, skip_min_match=0, skip_confidence=0.95,
-    ),
-}
-
 
 def _predictor_params(cfg: "CodecConfig") -> dict:
     return {name: getattr(cfg, name) for name in PREDICTOR_PRESETS[1]}

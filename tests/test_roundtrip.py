@@ -139,9 +139,9 @@ from nacz.config import (  # noqa: E402
 
 def _mixed_sample() -> bytes:
     """Prose, code and bytes the vocabulary has no token for (escapes)."""
-    text = corpus_path("alice29.txt").read_bytes()[4000:5200]
-    code = corpus_path("fields.c").read_bytes()[:600]
-    return text + b"\xff\x04\xc0 raw" + code + text[:300]
+    text = corpus_path("alice29.txt").read_bytes()[4000:4700]
+    code = corpus_path("fields.c").read_bytes()[:300]
+    return text + b"\xff\x04\xc0 raw" + code + text[:200]
 
 
 @pytest.mark.parametrize(
