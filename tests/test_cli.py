@@ -120,5 +120,15 @@ def test_info_and_test_commands(nacz_cli, tmp_path):
     rec = json.loads(r.stdout)
     assert rec["original_bytes"] == len(TEXT)
     assert rec["config"]["window"] > 0
+    assert rec["config"]["predictors"] == "bias,ngram,match,temp,apm,unigram"
+    assert rec["config"]["rate_bias"] == 0.08
+    r = nacz_cli("compress", "--predictors", "bias,match", "--bias-rate", "0.05", input=TEXT)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "u.nacz").write_bytes(r.stdout)
+    rec = json.loads(nacz_cli("info", "--json", "u.nacz").stdout)
+    assert rec["config"]["predictors"] == "bias,match" and rec["config"]["rate_bias"] == 0.05
+    assert nacz_cli("decompress", "-c", "u.nacz").stdout == TEXT
+    r = nacz_cli("compress", "--predictors", "bias,magic", input=TEXT)
+    assert r.returncode == 2 and "unknown predictor 'magic'" in r.stderr
     r = nacz_cli("test", "t.nacz")
     assert r.returncode == 0 and r.stdout == b""
