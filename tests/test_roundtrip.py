@@ -199,3 +199,33 @@ def test_match_model_codes_a_repeat_beyond_the_window_almost_free(codec):
     assert payload(llm) > 1.8 * payload(once)  # the LLM alone pays for the copy again
     assert payload(mixed) < 1.25 * payload(once)  # the mix pays little for it
     assert codec.decompress(mixed) == half + half
+
+
+def test_mixed_text_and_binary_file_via_cli(nacz_cli, tmp_path):
+    """A file with text and binary parts: both paths in one container, bit-exact."""
+    import random
+    import zlib
+
+    from nacz.formats import SEGMENT_NEURAL, read_header
+
+    rng = random.Random(7)
+    text = corpus_path("alice29.txt").read_bytes()
+    # Text long enough to be its own segment (the segmenter's minimum text run is 8 KiB).
+    data = (
+        text[10_000:19_000]
+        + zlib.compress(bytes(rng.getrandbits(8) for _ in range(4_000)), 9)  # incompressible
+        + corpus_path("kennedy.xls").read_bytes()[:16_000]  # compressible binary
+    )
+    (tmp_path / "mixed.bin").write_bytes(data)
+    r = nacz_cli("compress", "mixed.bin")
+    assert r.returncode == 0, r.stderr
+    blob = (tmp_path / "mixed.bin.nacz").read_bytes()
+    kinds = [s.kind for s in read_header(io.BytesIO(blob)).segments]
+    assert SEGMENT_NEURAL in kinds and any(k != SEGMENT_NEURAL for k in kinds), kinds
+    assert sum(s.n_bytes for s in read_header(io.BytesIO(blob)).segments) == len(data)
+    assert len(blob) < len(data) * 0.7
+    r = nacz_cli("test", "mixed.bin.nacz")
+    assert r.returncode == 0, r.stderr
+    r = nacz_cli("decompress", "-c", "mixed.bin.nacz")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == data
