@@ -5,6 +5,11 @@
 #                                    time, skip fraction) on alice29, asyoulik, the first
 #                                    64 KiB of lcet10 and plrabn12, fields.c pasted twice,
 #                                    and two held-out texts that are not in the corpus
+#   ./bench.sh throughput [FILE ...] one table: nacz vs gzip/bzip2/xz/zstd (bits/byte, KB/s,
+#                                    peak RSS), --workers 1 vs 2 identity, the model's raw
+#                                    batched forward rate on the same shards and nacz's
+#                                    fraction of it; plot in bench/throughput.png
+#                                    (default: corpora/alice29.txt; needs '.[bench]' to plot)
 #   ./bench.sh windows [FILE[:N]]    LLM alone and all predictors at windows 2048/4096/8192,
 #                                    one stream each (default: corpora/alice29.txt)
 # Corpus files come from: python corpora/fetch.py
@@ -24,9 +29,10 @@ case "$what" in
     python bench/ablation.py --window "${1:-2048}" \
       "$C/alice29.txt" "$C/asyoulik.txt" "$C/lcet10.txt:65536" "$C/plrabn12.txt:65536" \
       "twice:$C/fields.c:11150" "${held_out[@]}" ;;
+  throughput) python bench/throughput.py --png bench/throughput.png "${@:-$C/alice29.txt}" ;;
   windows)
     for w in 2048 4096 8192; do
       python bench/ablation.py --window "$w" --configs "llm;+apm (all)" "${1:-$C/alice29.txt}"
     done ;;
-  *) echo "usage: $0 compare|ablation|windows [...]" >&2; exit 2 ;;
+  *) echo "usage: $0 compare|throughput|ablation|windows [...]" >&2; exit 2 ;;
 esac

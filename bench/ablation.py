@@ -37,6 +37,7 @@ from nacz.config import (
     PRED_BIAS,
     PRED_MATCH,
     PRED_NGRAM,
+    PRED_SHARED,
     PRED_TEMP,
     CodecConfig,
 )
@@ -57,6 +58,8 @@ CONFIGS: dict[str, dict] = {
     # variants of all
     "all, bias rate 0.04": dict(predictors=PRED_ALL, rate_bias=0.04),
     "all + skip (match>=16)": dict(predictors=PRED_ALL, skip_min_match=16),
+    # shards of a group share learned state (meaningful with --sharded)
+    "all, shared": dict(predictors=PRED_ALL | PRED_SHARED),
 }
 
 
@@ -71,6 +74,12 @@ def load(spec: str) -> tuple[str, bytes]:
     return Path(spec).name, Path(spec).read_bytes()
 
 
+def _token_lengths_of(backend) -> np.ndarray:
+    from nacz.codec import _token_lengths
+
+    return _token_lengths(backend)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("inputs", nargs="+")
@@ -78,6 +87,9 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default=";".join(CONFIGS), help="names separated by ';'")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="also write the table (markdown) here")
+    ap.add_argument("--sharded", action="store_true",
+                    help="split the one input into the shards the codec would make (its "
+                         "default shard plan) and code them as one lockstep group")
     args = ap.parse_args(argv)
 
     names = [c for c in args.configs.split(";") if c]
@@ -92,6 +104,20 @@ def main(argv=None) -> int:
     backend = codec.backend
     V = backend.n_vocab
     streams = [np.asarray(codec.tokenizer.encode(d), dtype=np.int64) for _, d in inputs]
+    shard_sizes = None
+    if args.sharded:
+        if len(inputs) != 1:
+            ap.error("--sharded takes exactly one input")
+        from nacz.codec import plan_shards
+
+        toks = streams[0]
+        plan = plan_shards(len(toks), base)
+        streams = [toks[a:b] for a, b in plan]
+        # bytes per shard, for per-shard figures; the table reports the whole input
+        tb = _token_lengths_of(backend)
+        shard_sizes = [int(tb[t].sum()) for t in streams]
+        name, data = inputs[0]
+        inputs = [(f"{name} shard {i}", b"\0" * n) for i, n in enumerate(shard_sizes)]
     n_s = len(streams)
     lengths = np.array([len(t) for t in streams])
     from nacz.codec import _standin
@@ -173,6 +199,12 @@ def main(argv=None) -> int:
         )
     lines.append("")
     lines.append("tokens: " + ", ".join(f"{n} {len(t)}" for (n, _), t in zip(inputs, streams)))
+    if shard_sizes is not None:
+        lines.append("")
+        lines.append(f"whole input, {n_s} shards in one group:")
+        for c, name in enumerate(names):
+            bpb = (bits[c].sum() + esc_bits.sum()) / sum(shard_sizes)
+            lines.append(f"- {name}: {bpb:.4f} bits/byte")
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -57,12 +57,16 @@ class Codec:
 
     def __init__(
         self, model: str | None = None, threads: int | None = None, verbose: bool = False,
-        workers: int = 1,
+        workers: int = 1, gpus: tuple[int, ...] = (),
     ):
+        from .workers import place_workers
+
         self.model_file: ModelFile = resolve_model(model)
         self._threads = threads
-        #: Worker processes for independent stream groups; never changes the output.
-        self.workers = max(1, int(workers))
+        #: The device of each worker (None: CPU); with GPUs, at least one worker per GPU.
+        self.devices = place_workers(max(1, int(workers)), tuple(gpus))
+        #: Worker processes for independent stream groups; never changes the plan.
+        self.workers = len(self.devices)
         self._verbose = verbose
         self._backend = None
         self._tokenizer = None
@@ -73,7 +77,8 @@ class Codec:
         if self._backend is None:
             from .backend import LlamaBackend
 
-            self._backend = LlamaBackend(self.model_file, self._threads, self._verbose)
+            self._backend = LlamaBackend(self.model_file, self._threads, self._verbose,
+                                         gpu=self.devices[0])
         return self._backend
 
     @property
@@ -155,7 +160,7 @@ class Codec:
 
         results = run_encode_groups(
             self.backend, [[m.tokens for m in g] for g in groups], cfg, self.workers,
-            group_done, group_progress if progress is not None else None,
+            group_done, group_progress if progress is not None else None, self.devices,
         )
         for gi, (members, payloads) in enumerate(zip(groups, results)):
             for m, payload in zip(members, payloads):
@@ -250,6 +255,7 @@ class Codec:
             self.backend,
             [([segs[i].n_tokens for i in m], [payloads[i] for i in m]) for m in member_lists],
             cfg, self.workers, group_done, group_progress if progress is not None else None,
+            self.devices,
         )
         for members, tokens in zip(member_lists, results):
             for i, toks in zip(members, tokens):

@@ -87,16 +87,32 @@ def default_threads() -> int:
 class LlamaBackend:
     """A loaded model: vocabulary, tokenizer, and factories for stream sets."""
 
-    def __init__(self, model: ModelFile, threads: int | None = None, verbose: bool = False):
+    def __init__(self, model: ModelFile, threads: int | None = None, verbose: bool = False,
+                 gpu: int | None = None):
+        """``gpu``: None runs on the CPU; a device index puts every layer on that GPU
+        (split mode none), which needs a llama.cpp built with GPU support."""
         _init_backend(verbose)
         L = _llama()
         self.model_file = model
         self.threads = threads or default_threads()
+        self.gpu = gpu
         params = L.llama_model_default_params()
+        if gpu is None:
+            params.n_gpu_layers = 0
+        else:
+            if not L.llama_supports_gpu_offload():
+                raise ModelError(
+                    "--gpus: this llama-cpp-python was built without GPU support "
+                    "(reinstall it with CMAKE_ARGS=\"-DGGML_CUDA=on\", see the README)"
+                )
+            params.n_gpu_layers = -1  # all layers
+            params.split_mode = L.LLAMA_SPLIT_MODE_NONE
+            params.main_gpu = int(gpu)
         with _stdout_to_stderr():
             self._model = L.llama_model_load_from_file(str(model.path).encode(), params)
         if not self._model:
-            raise ModelError(f"llama.cpp could not load model {model.path}")
+            where = "" if gpu is None else f" on GPU {gpu}"
+            raise ModelError(f"llama.cpp could not load model {model.path}{where}")
         self._vocab = L.llama_model_get_vocab(self._model)
         self.n_vocab = int(L.llama_vocab_n_tokens(self._vocab))
         self.n_ctx_train = int(L.llama_model_n_ctx_train(self._model))
@@ -155,6 +171,11 @@ class StreamSet:
         cp.n_threads = cp.n_threads_batch = backend.threads
         cp.flash_attn_type = 1 if flash_attn else 0
         cp.no_perf = True
+        # A CPU stream set stays on the CPU even in a GPU build of llama.cpp (which would
+        # otherwise send large batches' matrix products to a GPU): CPU and GPU numerics
+        # differ, and the numerics fingerprint must describe one of them.
+        cp.offload_kqv = backend.gpu is not None
+        cp.op_offload = backend.gpu is not None
         with _stdout_to_stderr():
             self._ctx = L.llama_init_from_model(backend._model, cp)
         if not self._ctx:

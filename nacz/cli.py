@@ -143,6 +143,11 @@ def _common(f):
         help="Worker processes, each with its own model (never changes the output).",
     )(f)
     f = click.option(
+        "--gpus", default=None, metavar="LIST",
+        help="Run the model on these GPUs, e.g. 0,1 (one or more workers each; needs a "
+        "GPU build of llama-cpp-python). GPU files decode only on matching GPUs.",
+    )(f)
+    f = click.option(
         "--rm", "remove_input", is_flag=True,
         help="Remove FILE once the output is complete and verified.",
     )(f)
@@ -150,13 +155,19 @@ def _common(f):
     return f
 
 
+def parse_gpus(text: str | None) -> tuple[int, ...]:
+    from .workers import parse_gpus as parse
+
+    return parse(text)
+
+
 def parse_predictors(text: str) -> int:
     """'all', 'none' or a comma list of predictor names -> the config's bit mask."""
-    from .config import PRED_ALL, PREDICTOR_NAMES
+    from .config import PRED_ALL, PRED_SHARED, PREDICTOR_NAMES
 
     words = [w.strip().lower() for w in text.split(",") if w.strip()]
     if words == ["all"]:
-        return PRED_ALL
+        return PRED_ALL | PRED_SHARED
     if words in ([], ["none"]):
         return 0
     mask = 0
@@ -224,7 +235,8 @@ def cli() -> None:
 @click.option(
     "--predictors", type=str, default=None, metavar="LIST",
     help="Predictors mixed with the LLM: 'all' (default), 'none', or a comma list of "
-    "bias,ngram,match,temp,apm,unigram (recorded in the file).",
+    "bias,ngram,match,temp,apm,unigram, plus 'shared' to let the shards of a group share "
+    "what they learn (part of 'all'; recorded in the file).",
 )
 @click.option(
     "--bias-rate", type=click.FloatRange(0.0, 1.0), default=None,
@@ -235,7 +247,8 @@ def cli() -> None:
     help="Confidence skip: code a token without the LLM's distribution when the match "
     "model has a match this long and is confident (0 = off; recorded in the file).",
 )
-def compress(file, output, to_stdout, force, quiet, model, threads, workers, remove_input, window,
+def compress(file, output, to_stdout, force, quiet, model, threads, workers, gpus, remove_input,
+             window,
              temperature, max_streams, min_shard_tokens, predictors, bias_rate, skip_min_match):
     """Compress FILE to FILE.nacz (the input is kept)."""
     from .config import CodecConfig
@@ -264,7 +277,7 @@ def compress(file, output, to_stdout, force, quiet, model, threads, workers, rem
 
     from .api import Codec
 
-    codec = Codec(opts.model, opts.threads, workers=workers)
+    codec = Codec(opts.model, opts.threads, workers=workers, gpus=parse_gpus(gpus))
     data = _read_input(file)
     bar = _progress(opts, "compress")
     try:
@@ -285,7 +298,8 @@ def compress(file, output, to_stdout, force, quiet, model, threads, workers, rem
 
 @cli.command()
 @_common
-def decompress(file, output, to_stdout, force, quiet, model, threads, workers, remove_input):
+def decompress(file, output, to_stdout, force, quiet, model, threads, workers, gpus,
+               remove_input):
     """Decompress FILE.nacz to FILE (the input is kept)."""
 
     def derive(name: str) -> str:
@@ -302,7 +316,7 @@ def decompress(file, output, to_stdout, force, quiet, model, threads, workers, r
 
     from .api import Codec
 
-    codec = Codec(opts.model, opts.threads, workers=workers)
+    codec = Codec(opts.model, opts.threads, workers=workers, gpus=parse_gpus(gpus))
     blob = _read_input(file)
     bar = _progress(opts, "decompress")
     try:

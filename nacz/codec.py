@@ -36,7 +36,7 @@ from .coder import (
     quantize_logits,
     quantize_probabilities,
 )
-from .config import CodecConfig
+from .config import PRED_SHARED, CodecConfig
 
 #: Called as progress(tokens_done, bytes_done, coded_bits) from time to time.
 Progress = Callable[[int, int, int], None]
@@ -90,7 +90,13 @@ class _TokenModels:
         if cfg.predictors:
             from .predictors import Predictors
 
-            self._predictors = [Predictors(n_vocab, cfg) for _ in range(n_streams)]
+            first = Predictors(n_vocab, cfg)
+            # PRED_SHARED: the group's streams share learned state; the lockstep loop codes
+            # (predict, code, update) one stream after another in a fixed order per step.
+            share = first if cfg.predictors & PRED_SHARED else None
+            self._predictors = [first] + [
+                Predictors(n_vocab, cfg, shared_with=share) for _ in range(n_streams - 1)
+            ]
             if cfg.temperature != 1.0:
                 # One buffer per stream: Predictors.update reads the logits it predicted from.
                 self._scaled = np.empty((n_streams, n_vocab), dtype=np.float32)

@@ -37,12 +37,19 @@ PRED_TEMP = 8  #: learned inverse temperature per LLM-confidence/match state
 PRED_APM = 16  #: secondary estimation (APM/SSE) of the top token's probability
 PRED_UNIGRAM = 32  #: document unigram (log counts), mixed in by learned weights
 PRED_ALL = PRED_BIAS | PRED_NGRAM | PRED_MATCH | PRED_TEMP | PRED_APM | PRED_UNIGRAM
+#: Not a component but a mode: the shards of a lockstep group share the learned predictor
+#: state (n-gram counts, mixer weights, bias head, APM, unigram), updated in stream order
+#: at every step; each shard keeps its own history and match model.
+PRED_SHARED = 64
+PRED_KNOWN = PRED_ALL | PRED_SHARED
 #: Names for the CLI and ``nacz info`` (name -> bit).
 PREDICTOR_NAMES = {
     "bias": PRED_BIAS, "ngram": PRED_NGRAM, "match": PRED_MATCH, "temp": PRED_TEMP,
-    "apm": PRED_APM, "unigram": PRED_UNIGRAM,
+    "apm": PRED_APM, "unigram": PRED_UNIGRAM, "shared": PRED_SHARED,
 }
-DEFAULT_PREDICTORS = PRED_ALL
+#: All components, and shards of a group share what they learn (measured: alice29.txt in
+#: its 5 default shards, 1.0654 -> 1.0523 bits/byte; bench/ABLATION_NOTES.md).
+DEFAULT_PREDICTORS = PRED_ALL | PRED_SHARED
 
 #: Frozen predictor parameter sets, written as their one-byte id. A preset's values never
 #: change once released (tests pin them); new values get a new id.
@@ -126,8 +133,10 @@ class CodecConfig:
         self._check_predictors()
 
     def _check_predictors(self) -> None:
-        if not 0 <= self.predictors <= PRED_ALL:
+        if not 0 <= self.predictors <= PRED_KNOWN or self.predictors & ~PRED_KNOWN:
             raise UsageError(f"unknown predictor bits in {self.predictors:#x}")
+        if self.predictors == PRED_SHARED:
+            raise UsageError("'shared' needs at least one predictor component")
         orders = tuple(int(o) for o in self.ngram_orders)
         object.__setattr__(self, "ngram_orders", orders)
         if not 1 <= len(orders) <= 8 or any(not 1 <= o <= 32 for o in orders):

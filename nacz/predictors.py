@@ -45,7 +45,9 @@ libm; hashes are uint64 integer arithmetic; no threads, no dicts, no time-depend
 
 Memory: history ring 4 * 2**hist_bits bytes; n-gram table
 2**ngram_bits * (8 * slots + 4) bytes; match tables 8 * 2**match_bits bytes each (2);
-bias, unigram and scratch 40 * V bytes. Defaults: 4 + 17 + 4 + 1.9 MiB ~= 27 MiB.
+bias, unigram and scratch 40 * V bytes. Defaults: 4 + 17 + 4 + 1.9 MiB ~= 27 MiB. A stream
+sharing another's learned state (``SHARED_STATE``) adds only its history, match tables and
+scratch: 4 + 4 + 0.8 MiB.
 """
 
 from __future__ import annotations
@@ -655,10 +657,21 @@ def predictor_memory_bytes(cfg: CodecConfig, n_vocab: int) -> int:
             + 2 * 8 * (1 << cfg.match_bits) + 40 * n_vocab)
 
 
+#: Attributes of :class:`Predictors` that streams of one group share when the config has
+#: ``PRED_SHARED``: n-gram counts, mixing weights, match confidences, bias head, APM and
+#: unigram. Streams update them one after another in a fixed order (the lockstep order),
+#: so encoder and decoder see the same values at every prediction.
+SHARED_STATE = ("w", "ng_chk", "ng_tok", "ng_cnt", "mconf", "mcnt", "bias", "apm",
+                "unicnt", "unil", "n_uni")
+
+
 class Predictors:
     """All online state of the cheap predictors and the mixer for one token stream."""
 
-    def __init__(self, n_vocab: int, cfg: CodecConfig):
+    def __init__(self, n_vocab: int, cfg: CodecConfig, shared_with: "Predictors | None" = None):
+        """State for one stream. With ``shared_with``, the learned tables (see
+        :data:`SHARED_STATE`) are that instance's own arrays, so every stream of a lockstep
+        group learns from all of them; history, match tables and scratch stay per stream."""
         self.cfg = cfg
         V = int(n_vocab)
         self.n_vocab = V
@@ -669,11 +682,6 @@ class Predictors:
         n_w_ng = nord * N_TB * N_CONF
         n_w_m = N_LENB * N_REC * 2
         n_w_t = N_CONF * 3
-        self.w = np.empty(n_w_ng + n_w_m + n_w_t + N_CONF, dtype=np.float64)
-        self.w[:n_w_ng] = cfg.init_ngram_weight
-        self.w[n_w_ng:n_w_ng + n_w_m] = cfg.init_match_weight
-        self.w[n_w_ng + n_w_m:n_w_ng + n_w_m + n_w_t] = 1.0
-        self.w[n_w_ng + n_w_m + n_w_t:] = cfg.init_unigram_weight
         self.ip = np.array([
             V, nord, (1 << cfg.ngram_bits) - 1, cfg.ngram_slots, (1 << cfg.history_bits) - 1,
             (1 << cfg.match_bits) - 1, cfg.predictors, n_w_ng + n_w_m, cfg.match_min,
@@ -689,35 +697,48 @@ class Predictors:
         self.fp[P_LR_U] = cfg.rate_unigram
         self.fp[P_UNI_A] = cfg.unigram_alpha
         self.fp[P_BDECAY] = cfg.bias_decay
+        # Per stream: position, match state, history, match hash tables, scratch.
         self.ist = np.zeros(N_ISTATE, dtype=np.int64)
         self.ist[I_MPRED] = -1
         self.fscr = np.zeros(N_FSCR, dtype=np.float64)
         self.hist = np.zeros(1 << cfg.history_bits, dtype=np.int32)
-        nb = 1 << cfg.ngram_bits
-        self.ng_chk = np.zeros(nb, dtype=np.int32)
-        self.ng_tok = np.full(nb * cfg.ngram_slots, -1, dtype=np.int32)
-        self.ng_cnt = np.zeros(nb * cfg.ngram_slots, dtype=np.int32)
         self.ctx_b = np.full(MAX_ORDERS, -1, dtype=np.int64)
         self.ctx_c = np.zeros(MAX_ORDERS, dtype=np.int32)
-        self.mconf = np.full(N_LENB * N_REC, 0.5, dtype=np.float64)
-        self.mcnt = np.zeros(N_LENB * N_REC, dtype=np.int64)
         self.mtab_s = np.zeros(1 << cfg.match_bits, dtype=np.int64)
         self.mtab_l = np.zeros(1 << cfg.match_bits, dtype=np.int64)
         self.widx = np.full(MAX_ORDERS + 1, -1, dtype=np.int64)
         self.ctok = np.zeros(MAX_CANDS, dtype=np.int64)
         self.cphi = np.zeros((MAX_CANDS, MAX_ORDERS + 1), dtype=np.float64)
+        self.pmix = np.zeros(V, dtype=np.float64)
+        self.out = np.zeros(V, dtype=np.float64)
+        self._logits = None
+        if shared_with is not None:
+            if shared_with.cfg != cfg or shared_with.n_vocab != V:
+                raise ValueError("streams sharing predictor state need the same config")
+            for name in SHARED_STATE:
+                setattr(self, name, getattr(shared_with, name))
+            return
+        # Learned state (shared by a group's streams when the config says so).
+        self.w = np.empty(n_w_ng + n_w_m + n_w_t + N_CONF, dtype=np.float64)
+        self.w[:n_w_ng] = cfg.init_ngram_weight
+        self.w[n_w_ng:n_w_ng + n_w_m] = cfg.init_match_weight
+        self.w[n_w_ng + n_w_m:n_w_ng + n_w_m + n_w_t] = 1.0
+        self.w[n_w_ng + n_w_m + n_w_t:] = cfg.init_unigram_weight
+        nb = 1 << cfg.ngram_bits
+        self.ng_chk = np.zeros(nb, dtype=np.int32)
+        self.ng_tok = np.full(nb * cfg.ngram_slots, -1, dtype=np.int32)
+        self.ng_cnt = np.zeros(nb * cfg.ngram_slots, dtype=np.int32)
+        self.mconf = np.full(N_LENB * N_REC, 0.5, dtype=np.float64)
+        self.mcnt = np.zeros(N_LENB * N_REC, dtype=np.int64)
         self.bias = np.zeros(V, dtype=np.float64)
         self.apm = np.empty(APM_CTX * APM_N, dtype=np.float64)
         for i in range(APM_N):
             t = -8.0 + 16.0 * i / (APM_N - 1)
             self.apm[i::APM_N] = _squash(t)
-        self.pmix = np.zeros(V, dtype=np.float64)
-        self.out = np.zeros(V, dtype=np.float64)
-        self._logits = None
-        # for the cheap (LLM-free) distribution used by the skip analysis
+        # document unigram: counts, their logs, and the count of vocabulary tokens seen
         self.unicnt = np.zeros(V, dtype=np.float64)
         self.unil = np.full(V, _portable_log(cfg.unigram_alpha), dtype=np.float64)
-        self.n_uni = 0
+        self.n_uni = np.zeros(1, dtype=np.int64)
 
     def predict(self, logits: np.ndarray) -> np.ndarray:
         """Mixed distribution for the next token (float64[V] > 0; a view valid until the
@@ -738,7 +759,7 @@ class Predictors:
                 self.widx, self.ctok, self.cphi, self.bias, self.apm, self.unil, self.unicnt)
         self._logits = None
         if token < self.n_vocab:
-            self.n_uni += 1
+            self.n_uni[0] += 1
 
     # -- confidence skip (experimental) ------------------------------------------------
     def match_state(self) -> tuple[int, float]:
@@ -752,5 +773,5 @@ class Predictors:
     def predict_cheap(self) -> np.ndarray:
         """LLM-free distribution (match over a unigram of the past), for skipped steps."""
         _predict_cheap(self.out, self.ip, self.ist, self.hist, self.mconf, self.unicnt,
-                       float(self.n_uni))
+                       float(self.n_uni[0]))
         return self.out

@@ -120,7 +120,7 @@ def test_info_and_test_commands(nacz_cli, tmp_path):
     rec = json.loads(r.stdout)
     assert rec["original_bytes"] == len(TEXT)
     assert rec["config"]["window"] > 0
-    assert rec["config"]["predictors"] == "bias,ngram,match,temp,apm,unigram"
+    assert rec["config"]["predictors"] == "bias,ngram,match,temp,apm,unigram,shared"
     assert rec["config"]["rate_bias"] == 0.08
     r = nacz_cli("compress", "--predictors", "bias,match", "--bias-rate", "0.05", input=TEXT)
     assert r.returncode == 0, r.stderr

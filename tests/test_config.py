@@ -3,12 +3,14 @@ import struct
 import pytest
 
 from nacz.config import (
+    PREDICTOR_NAMES,
     PRED_ALL,
     PRED_APM,
     PRED_BIAS,
     PRED_MATCH,
     PRED_NGRAM,
     PRED_TEMP,
+    PRED_SHARED,
     PRED_UNIGRAM,
     PREDICTOR_PRESETS,
     CodecConfig,
@@ -67,7 +69,9 @@ def test_custom_predictor_fields_round_trip_with_pinned_layout():
 def test_predictor_bits_are_fixed_by_hand():
     assert (PRED_BIAS, PRED_NGRAM, PRED_MATCH, PRED_TEMP, PRED_APM, PRED_UNIGRAM) == (
         1, 2, 4, 8, 16, 32)
-    assert CodecConfig().predictors == PRED_ALL == 63
+    assert PRED_SHARED == 64 and PREDICTOR_NAMES["shared"] == PRED_SHARED
+    assert PRED_ALL == 63
+    assert CodecConfig().predictors == PRED_ALL | PRED_SHARED == 127
 
 
 def test_predictor_fields_must_match_the_predictor_bits():
@@ -83,6 +87,8 @@ def test_predictor_fields_must_match_the_predictor_bits():
     with pytest.raises(ConfigError, match="unknown predictor preset 7"):
         config_from_fields({**on, 9: b"\x07"})
     with pytest.raises(ConfigError, match="unknown predictor bits"):
+        config_from_fields({**on, 8: (128).to_bytes(4, "little")})
+    with pytest.raises(ConfigError, match="needs at least one predictor"):
         config_from_fields({**on, 8: (64).to_bytes(4, "little")})
 
 

@@ -133,6 +133,7 @@ from nacz.config import (  # noqa: E402
     PRED_BIAS,
     PRED_MATCH,
     PRED_NGRAM,
+    PRED_SHARED,
     PRED_TEMP,
     PRED_UNIGRAM,
 )
@@ -159,6 +160,9 @@ def _mixed_sample() -> bytes:
         dict(predictors=PRED_ALL, temperature=0.8, window=96, evict=20),
         dict(predictors=PRED_ALL, skip_min_match=6, skip_confidence=0.6),
         dict(predictors=PRED_ALL, min_shard_tokens=200, max_streams=3),
+        dict(predictors=PRED_ALL | PRED_SHARED, min_shard_tokens=200, max_streams=3),
+        dict(predictors=PRED_NGRAM | PRED_SHARED, min_shard_tokens=150, max_streams=4,
+             skip_min_match=6, skip_confidence=0.6),
     ],
     ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()),
 )
@@ -167,6 +171,24 @@ def test_predictor_configurations_round_trip(codec, changes):
     cfg = CodecConfig(**changes)
     blob = codec.compress(data, cfg, hybrid=False)
     assert codec.decompress(blob) == data
+
+
+def test_shared_state_lets_a_shard_learn_from_the_others(codec):
+    """With PRED_SHARED the second shard codes a repeat of the first shard's text with the
+    counts the first shard built; without it, that shard starts cold."""
+    from nacz.codec import decode_streams, encode_streams
+
+    half = corpus_path("fields.c").read_bytes()[:2000]
+    tokens = codec.tokenizer.encode(half)
+    # Two shards holding the same text, coded in lockstep: at each step shard 0 updates
+    # the shared tables before shard 1 predicts, so shard 1 sees shard 0's counts.
+    alone = CodecConfig(window=64, predictors=PRED_NGRAM)
+    shared = alone.replace(predictors=PRED_NGRAM | PRED_SHARED)
+    cold = encode_streams(codec.backend, [tokens, tokens], alone)
+    warm = encode_streams(codec.backend, [tokens, tokens], shared)
+    assert len(warm[1]) < 0.8 * len(cold[1])
+    back = decode_streams(codec.backend, [len(tokens)] * 2, warm, shared)
+    assert [list(b) for b in back] == [list(tokens)] * 2
 
 
 def test_confidence_skip_skips_on_a_repeat_and_round_trips(codec):

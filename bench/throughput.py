@@ -1,0 +1,213 @@
+"""One table: nacz against classic compressors, and nacz against the model's raw rate.
+
+Usage:
+    python bench/throughput.py [--nacz-args "..."] [--png FILE] [--no-workers-check] FILE ...
+
+For every file, in this order (never two model processes at once):
+
+1. gzip -9, bzip2 -9, xz -9e, zstd -19 --long and ``nacz compress``/``decompress`` through
+   the CLI: compressed bytes, bits per byte, compress and decompress KB/s (wall clock, one
+   run each), peak RSS of the nacz process. Every round trip is checked byte for byte.
+2. Unless ``--no-workers-check``: ``nacz compress --workers 2`` must give the very bytes of
+   ``--workers 1`` (the run above).
+3. The raw batched forward rate: the same segments, shards and lockstep groups the codec
+   makes for this file (same window, eviction, stream count and positions), driven by a
+   plain loop of ``StreamSet.advance`` calls with every logits row requested, as the codec
+   requests them, and nothing else: no CDFs, no predictors, no coder.
+
+nacz's tokens/s (tokens of its neural segments over its wall time, model load included)
+is then given as a fraction of the raw rate. The table goes to stdout as tab-separated
+text; ``--png`` also draws bits per byte against compress and decompress speed (needs
+matplotlib: ``pip install '.[bench]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare import TOOLS, run  # noqa: E402
+
+
+def run_measured(cmd: list[str], data: bytes) -> tuple[bytes, float, int]:
+    """Run ``cmd`` on ``data``; (stdout, wall seconds, peak RSS in bytes of that process)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as src, tempfile.TemporaryFile() as dst, \
+            tempfile.TemporaryFile() as err:
+        src.write(data)
+        src.seek(0)
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdin=src, stdout=dst, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)  # wait4: this child's own rusage
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            msg = err.read().decode(errors="replace").strip()
+            raise SystemExit(f"{' '.join(cmd)} failed: {msg}")
+        dst.seek(0)
+        return dst.read(), wall, usage.ru_maxrss * 1024
+
+
+def codec_groups(codec, data: bytes, cfg) -> list[list[np.ndarray]]:
+    """The token streams of each lockstep group, as ``Codec.compress`` plans them."""
+    from nacz.codec import plan_shards
+    from nacz.segmenter import plan_segments
+
+    shards = []
+    for seg in plan_segments(data):
+        if seg.kind != "text":
+            continue
+        tokens = np.asarray(codec.tokenizer.encode(data[seg.start:seg.end]), dtype=np.int64)
+        shards += [tokens[a:b] for a, b in plan_shards(len(tokens), cfg)]
+    m = cfg.max_streams
+    return [shards[g:g + m] for g in range(0, len(shards), m)]
+
+
+def raw_forward_rate(codec, groups, cfg) -> tuple[int, float]:
+    """(tokens, seconds) of a plain lockstep decode loop over ``groups``."""
+    from nacz.codec import _standin
+
+    backend = codec.backend
+    V = backend.n_vocab
+    standin = _standin(backend)
+    tokens = 0
+    seconds = 0.0
+    for group in groups:
+        lengths = np.array([len(t) for t in group], dtype=np.int64)
+        fed_all = [np.where(t < V, t, standin) for t in group]
+        t0 = time.perf_counter()
+        with backend.open_streams(len(group), cfg.window, cfg.evict, cfg.flash_attn) as ss:
+            ids = np.arange(len(group), dtype=np.int64)
+            ss.advance(ids, np.full(len(ids), cfg.start_token, dtype=np.int64))
+            step = 0
+            while True:
+                # the codec feeds token `step` only if the stream has a token after it
+                ids = ids[lengths[ids] > step + 1]
+                if not len(ids):
+                    break
+                ss.advance(ids, np.array([fed_all[s][step] for s in ids], dtype=np.int64))
+                step += 1
+        seconds += time.perf_counter() - t0
+        tokens += int(lengths.sum())
+    return tokens, seconds
+
+
+def plot(rows: list[dict], path: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"no plot: matplotlib is not installed (pip install '.[bench]'); "
+              f"{path} not written", file=sys.stderr)
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for ax, key, title in ((axes[0], "c_kbs", "compress"), (axes[1], "d_kbs", "decompress")):
+        for tool in dict.fromkeys(r["tool"] for r in rows):
+            pts = [(r[key], r["bpb"]) for r in rows if r["tool"] == tool]
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], label=tool)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{title} speed, KB/s (log)")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("bits per byte")
+    axes[1].legend(fontsize=8)
+    fig.suptitle("nacz vs classic compressors: ratio against speed (one point per file)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot written to {path}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--nacz-args", default="", help="extra options for nacz compress")
+    ap.add_argument("--png", default=None, help="write the ratio/speed plot here")
+    ap.add_argument("--no-workers-check", action="store_true")
+    args = ap.parse_args(argv)
+
+    import shutil
+
+    from nacz.api import Codec
+    from nacz.config import CodecConfig
+
+    tools = {k: v for k, v in TOOLS.items() if shutil.which(v[0][0])}
+    nacz = [sys.executable, "-m", "nacz"]
+    extra = shlex.split(args.nacz_args)
+    rows: list[dict] = []
+    raw: list[str] = []
+    print("file\ttool\tbytes\tcompressed\tbits_per_byte\tcompress_KB_s\tdecompress_KB_s"
+          "\tpeak_RSS_MB", flush=True)
+    for path in args.files:
+        data = Path(path).read_bytes()
+        name = Path(path).name
+        kb = len(data) / 1024
+        for tool, (c, d) in tools.items():
+            packed, tc = run(c, data)
+            back, td = run(d, packed)
+            if back != data:
+                raise SystemExit(f"{path}: {tool} round trip FAILED")
+            rows.append(dict(file=name, tool=tool, bpb=8 * len(packed) / max(1, len(data)),
+                             c_kbs=kb / tc, d_kbs=kb / td))
+            print(f"{name}\t{tool}\t{len(data)}\t{len(packed)}\t{rows[-1]['bpb']:.4f}\t"
+                  f"{kb / tc:.2f}\t{kb / td:.2f}\t", flush=True)
+        packed, tc, rss_c = run_measured(nacz + ["compress", "-q", *extra], data)
+        back, td, rss_d = run_measured(nacz + ["decompress", "-q"], packed)
+        if back != data:
+            raise SystemExit(f"{path}: nacz round trip FAILED")
+        rows.append(dict(file=name, tool="nacz", bpb=8 * len(packed) / max(1, len(data)),
+                         c_kbs=kb / tc, d_kbs=kb / td))
+        print(f"{name}\tnacz\t{len(data)}\t{len(packed)}\t{rows[-1]['bpb']:.4f}\t"
+              f"{kb / tc:.2f}\t{kb / td:.2f}\t{max(rss_c, rss_d) / 2**20:.0f}", flush=True)
+        if not args.no_workers_check:
+            two, _, _ = run_measured(nacz + ["compress", "-q", "--workers", "2", *extra], data)
+            same = "identical" if two == packed else "DIFFERENT"
+            print(f"# {name}: --workers 2 output is {same} to --workers 1", flush=True)
+            if two != packed:
+                return 1
+        # The raw rate, in this process, after the CLI runs (one model at a time).
+        from nacz.formats import read_header
+        import io
+
+        header = read_header(io.BytesIO(packed))
+        from nacz.config import config_from_fields
+
+        cfg = config_from_fields(header.config_fields)
+        codec = Codec()
+        groups = codec_groups(codec, data, cfg)
+        n_tok = sum(s.n_tokens for s in header.segments)
+        if sum(len(t) for g in groups for t in g) != n_tok:
+            raise SystemExit(f"{path}: the bench's shard plan differs from the codec's")
+        if n_tok:
+            tok, sec = raw_forward_rate(codec, groups, cfg)
+            rate = tok / sec
+            raw.append(
+                f"{name}: {n_tok} tokens in {sum(len(g) for g in groups)} shards / "
+                f"{len(groups)} group(s), window {cfg.window}: raw forward {rate:.1f} tokens/s; "
+                f"nacz compress {n_tok / tc:.1f} tokens/s ({n_tok / tc / rate:.2f} of raw), "
+                f"decompress {n_tok / td:.1f} tokens/s ({n_tok / td / rate:.2f} of raw); "
+                f"decompress/compress time {td / tc:.2f}"
+            )
+            print("# " + raw[-1], flush=True)
+        del codec
+    print("\n# nacz against the model's raw batched forward rate (same run):")
+    for line in raw:
+        print("# " + line)
+    if args.png:
+        plot(rows, args.png)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
