@@ -5,6 +5,7 @@ Imports only the standard library: it never imports ``nacz`` or ``nacz.coder``.
 
 from .container import (
     FORMAT_VERSION,
+    READABLE_VERSIONS,
     MAGIC,
     SEGMENT_NEURAL,
     SEGMENT_LZMA2,
@@ -29,6 +30,7 @@ from .container import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "READABLE_VERSIONS",
     "MAGIC",
     "SEGMENT_NEURAL",
     "SEGMENT_LZMA2",

@@ -1,10 +1,10 @@
-"""The nacz container, version 1: byte layout, writer and validating reader.
+"""The nacz container, version 2: byte layout, writer and validating reader.
 
 Layout (all integers little-endian; FORMAT.md beside this file is the normative text)::
 
     magic        8   MAGIC
     version      u8  FORMAT_VERSION
-    flags        u8  no flag is defined in version 1: any set bit is refused
+    flags        u8  no flag is defined in versions 1 and 2: any set bit is refused
     body_length  u32 length of the header body that follows
     body         ... see ContainerHeader.to_body()
     header_crc   u32 CRC-32 of every byte before it (magic to end of body)
@@ -16,6 +16,9 @@ Invariants:
   a fixed limit and against the bytes actually remaining before anything is read.
 - Every field is checked; any inconsistency raises a subclass of :class:`FormatError`
   with a message naming the field.
+- Version 2 (written) differs from version 1 (still read) only in the body: counts and
+  lengths are LEB128 varints instead of fixed-width integers, so a small file's header is
+  about 20 bytes smaller per segment. Both decode to the same ContainerHeader.
 - This module knows nothing about models or codecs: config fields are opaque
   ``{id: bytes}`` pairs, interpreted by the caller.
 """
@@ -30,7 +33,9 @@ from typing import BinaryIO
 #: The first bytes of every nacz file. PNG-style: a high-bit byte catches 7-bit
 #: transports, CR LF and ^Z catch text-mode newline and EOF mangling.
 MAGIC = b"\x89NCZ\r\n\x1a\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this reader understands (it writes FORMAT_VERSION only).
+READABLE_VERSIONS = (1, 2)
 SUFFIX = ".nacz"
 
 #: Segment kinds, fixed by hand; never renumbered.
@@ -44,7 +49,23 @@ SEGMENT_SPARC_LZMA2 = 5  # SPARC branch-call filter, then LZMA2
 _PREFIX = struct.Struct("<8sBBI")
 _MAX_BODY = 64 << 20
 _MAX_SEGMENTS = 1 << 20
-_SEGMENT = struct.Struct("<BIQQQII")  # kind, group, n_tokens, n_bytes, payload_len, payload_crc, data_crc
+_SEGMENT = struct.Struct("<BIQQQII")  # v1: kind, group, n_tokens, n_bytes, payload_len, payload_crc, data_crc
+_MAX_VARINT = (1 << 63) - 1
+
+
+def _varint(n: int) -> bytes:
+    """Unsigned LEB128: 7 bits per byte, low bits first, high bit set on all but the last."""
+    if not 0 <= n <= _MAX_VARINT:
+        raise FormatError(f"value {n} does not fit a varint")
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
 _KNOWN_KINDS = (
     SEGMENT_NEURAL, SEGMENT_STORED, SEGMENT_ZSTD, SEGMENT_LZMA2, SEGMENT_X86_LZMA2,
     SEGMENT_SPARC_LZMA2,
@@ -120,20 +141,18 @@ class ContainerHeader:
             raise FormatError("model sha256 must be 32 bytes and fingerprint 16 bytes")
         name = self.model_name.encode("utf-8")[:_MAX_NAME]
         out = [self.model_sha256, bytes([len(name)]), name, self.numerics_fingerprint]
-        out.append(struct.pack("<QI", self.original_length, self.original_crc32))
+        out.append(_varint(self.original_length) + struct.pack("<I", self.original_crc32))
         out.append(struct.pack("<B", len(self.config_fields)))
         for fid in sorted(self.config_fields):
             raw = self.config_fields[fid]
             if not (0 <= fid < 256 and len(raw) < 256):
                 raise FormatError("config field id or value too large")
             out.append(struct.pack("<BB", fid, len(raw)) + raw)
-        out.append(struct.pack("<I", len(self.segments)))
+        out.append(_varint(len(self.segments)))
         for s in self.segments:
             out.append(
-                _SEGMENT.pack(
-                    s.kind, s.group, s.n_tokens, s.n_bytes,
-                    s.payload_length, s.payload_crc32, s.data_crc32,
-                )
+                bytes([s.kind]) + _varint(s.group) + _varint(s.n_tokens) + _varint(s.n_bytes)
+                + _varint(s.payload_length) + struct.pack("<II", s.payload_crc32, s.data_crc32)
             )
         return b"".join(out)
 
@@ -152,6 +171,17 @@ class _Cursor:
 
     def unpack(self, st: str, what: str):
         return struct.unpack(st, self.take(struct.calcsize(st), what))
+
+    def varint(self, what: str) -> int:
+        n = 0
+        for i in range(9):  # 9 x 7 bits = 63 bits
+            (b,) = self.take(1, what)
+            n |= (b & 0x7F) << (7 * i)
+            if not b & 0x80:
+                if b == 0 and i:
+                    raise FormatError(f"{what} is not minimally encoded")
+                return n
+        raise FormatError(f"{what} is too long")
 
 
 def _read_exact(src: BinaryIO, n: int, what: str) -> bytes:
@@ -183,9 +213,10 @@ def read_header(src: BinaryIO | bytes) -> ContainerHeader:
     if len(first) < _PREFIX.size:
         raise TruncatedError("file truncated: it ends inside the header")
     magic, version, flags, body_len = _PREFIX.unpack(first)
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise UnsupportedVersionError(
-            f"unsupported nacz format version {version} (this nacz reads version {FORMAT_VERSION})"
+            f"unsupported nacz format version {version} (this nacz reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; a newer nacz may read it)"
         )
     if flags:
         raise UnsupportedVersionError(f"unknown header flags 0x{flags:02x}")
@@ -196,10 +227,10 @@ def read_header(src: BinaryIO | bytes) -> ContainerHeader:
     (crc,) = struct.unpack("<I", crc_raw)
     if zlib.crc32(first + body) != crc:
         raise HeaderChecksumError("header checksum mismatch: the file header is corrupted")
-    return _parse_body(body)
+    return _parse_body(body, version)
 
 
-def _parse_body(body: bytes) -> ContainerHeader:
+def _parse_body(body: bytes, version: int) -> ContainerHeader:
     c = _Cursor(body)
     model_sha = c.take(32, "model sha256")
     (name_len,) = c.unpack("<B", "model name length")
@@ -208,7 +239,11 @@ def _parse_body(body: bytes) -> ContainerHeader:
     except UnicodeDecodeError:
         raise FormatError("model name is not UTF-8") from None
     fingerprint = c.take(16, "numerics fingerprint")
-    original_length, original_crc = c.unpack("<QI", "original length")
+    if version == 1:
+        original_length, original_crc = c.unpack("<QI", "original length")
+    else:
+        original_length = c.varint("original length")
+        (original_crc,) = c.unpack("<I", "original checksum")
     (n_fields,) = c.unpack("<B", "config field count")
     fields: dict[int, bytes] = {}
     last = -1
@@ -220,13 +255,27 @@ def _parse_body(body: bytes) -> ContainerHeader:
         if fid in fields:
             raise FormatError(f"config field {fid} appears twice")
         fields[fid] = c.take(flen, "config field value")
-    (n_seg,) = c.unpack("<I", "segment count")
-    if n_seg > _MAX_SEGMENTS or n_seg * _SEGMENT.size > len(body) - c.pos:
+    if version == 1:
+        (n_seg,) = c.unpack("<I", "segment count")
+    else:
+        n_seg = c.varint("segment count")
+    # A v2 entry takes at least 13 bytes (kind, four 1-byte varints, two CRCs).
+    min_entry = _SEGMENT.size if version == 1 else 13
+    if n_seg > _MAX_SEGMENTS or n_seg * min_entry > len(body) - c.pos:
         raise FormatError(f"segment count {n_seg} does not fit the header")
     segments = []
     total_bytes = 0
     for i in range(n_seg):
-        kind, group, n_tok, n_bytes, plen, pcrc, dcrc = c.unpack(_SEGMENT.format, "segment table")
+        if version == 1:
+            kind, group, n_tok, n_bytes, plen, pcrc, dcrc = c.unpack(_SEGMENT.format,
+                                                                     "segment table")
+        else:
+            (kind,) = c.unpack("<B", "segment table")
+            group = c.varint("segment group")
+            n_tok = c.varint("segment token count")
+            n_bytes = c.varint("segment length")
+            plen = c.varint("segment payload length")
+            pcrc, dcrc = c.unpack("<II", "segment checksums")
         if kind not in _KNOWN_KINDS:
             raise UnsupportedVersionError(f"segment {i} has unknown kind {kind}")
         if kind == SEGMENT_NEURAL:

@@ -26,7 +26,52 @@ from nacz.formats import (
 
 def test_magic_is_public_and_fixed():
     assert MAGIC == b"\x89NCZ\r\n\x1a\n"
-    assert formats.FORMAT_VERSION == 1
+    assert formats.FORMAT_VERSION == 2
+    assert formats.READABLE_VERSIONS == (1, 2)
+
+
+def _v1_bytes(header: ContainerHeader) -> bytes:
+    """The version-1 layout (fixed-width integers), written independently of the module."""
+    import struct
+
+    name = header.model_name.encode()
+    body = header.model_sha256 + bytes([len(name)]) + name + header.numerics_fingerprint
+    body += struct.pack("<QIB", header.original_length, header.original_crc32,
+                        len(header.config_fields))
+    for fid in sorted(header.config_fields):
+        raw = header.config_fields[fid]
+        body += struct.pack("<BB", fid, len(raw)) + raw
+    body += struct.pack("<I", len(header.segments))
+    for s in header.segments:
+        body += struct.pack("<BIQQQII", s.kind, s.group, s.n_tokens, s.n_bytes,
+                            s.payload_length, s.payload_crc32, s.data_crc32)
+    head = MAGIC + struct.pack("<BBI", 1, 0, len(body)) + body
+    return head + struct.pack("<I", zlib.crc32(head))
+
+
+def test_version_1_files_still_read():
+    header, payloads, blob = _sample()
+    v1 = _v1_bytes(header) + b"".join(payloads)
+    src = io.BytesIO(v1)
+    assert read_header(src) == header
+    assert read_payloads(src, header) == payloads
+    # version 2 is the smaller: varints instead of 8-byte lengths in every segment entry
+    assert len(blob) < len(v1) - 2 * 20
+
+
+def test_varints_round_trip_at_their_limits():
+    from nacz.formats.container import _Cursor, _varint
+
+    for n in (0, 1, 127, 128, 16383, 16384, 2**32, 2**63 - 1):
+        raw = _varint(n)
+        c = _Cursor(raw)
+        assert c.varint("x") == n and c.pos == len(raw)
+    with pytest.raises(FormatError):
+        _varint(2**63)
+    with pytest.raises(FormatError, match="not minimally encoded"):
+        _Cursor(b"\x80\x00").varint("x")
+    with pytest.raises(FormatError, match="too long"):
+        _Cursor(b"\xff" * 10).varint("x")
 
 
 def _sample():
@@ -70,7 +115,7 @@ def test_bad_magic_and_version():
     with pytest.raises(BadMagicError):
         read_header(b"PK\x03\x04" + blob[4:])
     bumped = bytearray(blob)
-    bumped[8] = 2
+    bumped[8] = 3
     with pytest.raises(UnsupportedVersionError):
         read_header(bytes(bumped))
     flagged = bytearray(blob)
@@ -120,9 +165,10 @@ def test_payload_crc_named():
 
 def test_huge_length_fields_do_not_allocate():
     # A forged body length far beyond the limit is refused before reading.
-    forged = MAGIC + bytes([1, 0]) + (0xFFFFFFFF).to_bytes(4, "little")
-    with pytest.raises(FormatError):
-        read_header(forged)
+    for version in (1, 2):
+        forged = MAGIC + bytes([version, 0]) + (0xFFFFFFFF).to_bytes(4, "little")
+        with pytest.raises(FormatError):
+            read_header(forged)
 
 
 def test_random_bytes_never_crash():
