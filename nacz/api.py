@@ -191,7 +191,7 @@ class Codec:
             numerics_fingerprint=self.fingerprint(cfg) if neural else bytes(16),
             original_length=len(data),
             original_crc32=zlib.crc32(data),
-            config_fields=config_to_fields(cfg),
+            config_fields=config_to_fields(cfg, compact=True),
             segments=tuple(segments),
         )
         return header, [p.payload for p in parts]

@@ -234,8 +234,24 @@ class ConfigError(ValueError):
     """A serialised config cannot be understood."""
 
 
-def config_to_fields(cfg: CodecConfig) -> dict[int, bytes]:
-    """Serialise to ``{field id: bytes}`` for the container header."""
+#: Field 10 replaces all the others when a file's whole config is a frozen preset: one byte,
+#: the preset id, instead of about 50 bytes of fields. A preset's values never change once
+#: released (tests pin them); a new default gets a new id.
+_ID_CONFIG_PRESET = 10
+CONFIG_PRESETS: dict[int, dict] = {
+    # the defaults of 2026-11-23: window 2048, all predictors shared, predictor preset 1
+    1: dict(window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
+            min_shard_tokens=8192, flash_attn=False, predictors=127, **PREDICTOR_PRESETS[1]),
+}
+
+
+def config_to_fields(cfg: CodecConfig, compact: bool = False) -> dict[int, bytes]:
+    """Serialise to ``{field id: bytes}`` for the container header; ``compact`` writes a
+    config that equals a preset as the preset's id alone (field 10)."""
+    if compact:
+        for pid, preset in CONFIG_PRESETS.items():
+            if cfg == CodecConfig(**preset):
+                return {_ID_CONFIG_PRESET: bytes([pid])}
     fields = {fid: struct.pack(fmt, getattr(cfg, name)) for fid, name, fmt in _FIELDS}
     if cfg.predictors:
         fields[_ID_PREDICTOR_PARAMS] = _pack_predictor_params(cfg)
@@ -244,6 +260,13 @@ def config_to_fields(cfg: CodecConfig) -> dict[int, bytes]:
 
 def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
     """Inverse of :func:`config_to_fields`; refuses unknown ids and missing fields."""
+    if _ID_CONFIG_PRESET in fields:
+        raw = fields[_ID_CONFIG_PRESET]
+        if len(fields) != 1:
+            raise ConfigError("a config preset (field 10) cannot come with other fields")
+        if len(raw) != 1 or raw[0] not in CONFIG_PRESETS:
+            raise ConfigError(f"unknown config preset {raw.hex()} (file made by a newer nacz?)")
+        return CodecConfig(**CONFIG_PRESETS[raw[0]])
     values = {}
     for fid, raw in fields.items():
         if fid == _ID_PREDICTOR_PARAMS:

@@ -37,6 +37,29 @@ def test_default_predictor_parameters_are_preset_1():
     assert config_from_fields(fields) == CodecConfig()
 
 
+def test_default_config_is_config_preset_1_in_one_byte():
+    cfg = CodecConfig()
+    assert config_to_fields(cfg, compact=True) == {10: b"\x01"}
+    assert config_from_fields({10: b"\x01"}) == cfg
+    # anything else is written field by field, and reads back the same
+    other = cfg.replace(window=4096)
+    fields = config_to_fields(other, compact=True)
+    assert 10 not in fields and config_from_fields(fields) == other
+    with pytest.raises(ConfigError, match="unknown config preset"):
+        config_from_fields({10: b"\x02"})
+    with pytest.raises(ConfigError, match="cannot come with other fields"):
+        config_from_fields({**config_to_fields(cfg), 10: b"\x01"})
+
+
+def test_config_preset_1_is_frozen():
+    """Released files name config preset 1 by its id: its values may never change."""
+    from nacz.config import CONFIG_PRESETS
+
+    assert CONFIG_PRESETS[1] == dict(
+        window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
+        min_shard_tokens=8192, flash_attn=False, predictors=127, **PREDICTOR_PRESETS[1])
+
+
 def test_preset_1_is_frozen():
     """Released files name preset 1 by its id: its values may never change."""
     assert PREDICTOR_PRESETS[1] == dict(
