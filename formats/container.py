@@ -19,6 +19,8 @@ Invariants:
 - Version 2 (written) differs from version 1 (still read) only in the body: counts and
   lengths are LEB128 varints instead of fixed-width integers, so a small file's header is
   about 20 bytes smaller per segment. Both decode to the same ContainerHeader.
+- Payloads can be read one at a time (:class:`PayloadReader`): a reader needs the header
+  plus one payload in memory, never the whole file.
 - This module knows nothing about models or codecs: config fields are opaque
   ``{id: bytes}`` pairs, interpreted by the caller.
 """
@@ -312,20 +314,47 @@ def _parse_body(body: bytes, version: int) -> ContainerHeader:
     )
 
 
-def read_payloads(src: BinaryIO, header: ContainerHeader) -> list[bytes]:
-    """Read every segment payload after :func:`read_header`, verify each CRC and the end.
+class PayloadReader:
+    """Reads the payloads that follow :func:`read_header`, one segment at a time.
 
-    Payload lengths are trusted only as far as the stream really has bytes: reading is
-    chunked, so a forged length cannot make us allocate more than the file holds.
+    Streaming: only the payload asked for is in memory. Each is read in chunks (a forged
+    length cannot make us allocate more than the file holds) and checked against its CRC
+    before it is returned; :meth:`finish` checks that the file ends after the last one.
     """
-    out = []
-    for i, seg in enumerate(header.segments):
-        data = _read_exact(src, seg.payload_length, f"payload of segment {i}")
+
+    def __init__(self, src: BinaryIO, header: ContainerHeader):
+        self._src = src
+        self._segments = header.segments
+        self.next_index = 0
+
+    def read(self) -> bytes:
+        """The next segment's payload, in table order."""
+        i = self.next_index
+        if i >= len(self._segments):
+            raise IndexError("every payload has been read")
+        seg = self._segments[i]
+        data = _read_exact(self._src, seg.payload_length, f"payload of segment {i}")
         if zlib.crc32(data) != seg.payload_crc32:
             raise PayloadChecksumError(f"payload checksum mismatch in segment {i}: data corrupted")
-        out.append(data)
-    if src.read(1):
-        raise TrailingDataError("unexpected data after the end of the nacz stream")
+        self.next_index = i + 1
+        return data
+
+    def finish(self) -> None:
+        """Read any payloads left (checking them), then refuse bytes after the last one."""
+        while self.next_index < len(self._segments):
+            self.read()
+        if self._src.read(1):
+            raise TrailingDataError("unexpected data after the end of the nacz stream")
+
+
+def read_payloads(src: BinaryIO, header: ContainerHeader) -> list[bytes]:
+    """Every segment payload after :func:`read_header`, each CRC and the end verified.
+
+    Holds them all in memory: :class:`PayloadReader` reads one at a time.
+    """
+    reader = PayloadReader(src, header)
+    out = [reader.read() for _ in header.segments]
+    reader.finish()
     return out
 
 

@@ -5,6 +5,15 @@ Invariants:
   Every decoded segment is checked against its CRC-32 and length, then the whole output.
 - Decompression takes every bitstream setting from the file header, never from arguments;
   arguments only choose where the model comes from and how many threads run it.
+- Decompression streams: the header, then one group's payloads at a time; each segment's
+  bytes are verified before they are written, the whole output's CRC and length, and
+  then the end of the file, after the last segment.
+- Memory is bounded, independent of the input's length: compression reads the input a
+  block at a time (``CodecConfig.block_size``; shards and groups never span blocks),
+  spools payloads (memory, then a temporary file) and writes the header, which lists
+  them, at the end; with workers, at most one group per worker is pending. The segment
+  table is the only thing that grows with the input (a few dozen bytes per block).
+- An input of at most one block is coded exactly as a whole-input plan codes it.
 - The model and tokenizer load lazily, once per :class:`Codec`.
 """
 
@@ -12,7 +21,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -32,13 +41,71 @@ ProgressFn = Callable[[int, int, int], None]
 
 @dataclass(eq=False)
 class _Part:
-    """One planned segment while compressing."""
+    """One planned segment while compressing. Its input bytes are not kept: only their
+    length and CRC, and the tokens until its group is coded."""
 
     kind: int
-    data: bytes
+    n_bytes: int
+    data_crc32: int
     tokens: np.ndarray | None = None
+    n_tokens: int = 0
     payload: bytes = b""
-    group: int = 0
+    group: int = 0  # within its block until the block is written
+
+
+@dataclass(eq=False)
+class _Block:
+    """One block of input, planned: its parts in order and its lockstep groups."""
+
+    parts: list[_Part]
+    groups: list[list[_Part]]
+    n_bytes: int
+
+
+#: Bytes asked of ``src.read`` at a time while filling a block.
+_READ_SIZE = 1 << 20
+#: Payloads are spooled until the header (which lists them) is written: this much in
+#: memory, the rest in a temporary file.
+SPOOL_MEMORY = 4 << 20
+
+
+def _read_blocks(src: BinaryIO, block_size: int) -> Iterator[bytes]:
+    """The input, cut into blocks by :func:`nacz.segmenter.block_end`.
+
+    A block is cut only once more than ``block_size`` bytes are buffered, so the cuts
+    depend on the bytes alone, never on how ``src.read`` happens to split them, and an
+    input of at most ``block_size`` bytes is a single block.
+    """
+    from .segmenter import block_end
+
+    buf = bytearray()
+    eof = False
+    while True:
+        while not eof and len(buf) <= block_size:
+            chunk = src.read(min(_READ_SIZE, block_size + 1 - len(buf)))
+            if chunk:
+                buf += chunk
+            else:
+                eof = True
+        if len(buf) <= block_size:
+            if buf:
+                yield bytes(buf)
+            return
+        end = block_end(buf, block_size)
+        yield bytes(buf[:end])
+        del buf[:end]
+
+
+def _remaining_size(src) -> int | None:
+    """Bytes left in ``src`` if it is a regular file (for progress), else None."""
+    import os
+    import stat
+
+    try:
+        st = os.fstat(src.fileno())
+        return st.st_size - src.tell() if stat.S_ISREG(st.st_mode) else None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 # Segment kinds <-> nacz.binary_codec method ids (both fixed by hand).
@@ -104,24 +171,109 @@ class Codec:
         hybrid: bool = True,
     ) -> bytes:
         """Compress ``data``; ``hybrid=False`` sends every byte through the model."""
-        header, payloads = self._compress_parts(
-            bytes(data), config or CodecConfig(), progress, hybrid
-        )
-        return header.to_bytes() + b"".join(payloads)
+        import io
+
+        out = io.BytesIO()
+        self.compress_to(bytes(data), out, config, progress, hybrid)
+        return out.getvalue()
 
     def compress_to(
-        self, data: bytes, dst: BinaryIO, config: CodecConfig | None = None,
-        progress: ProgressFn | None = None,
+        self, src: BinaryIO | bytes, dst: BinaryIO, config: CodecConfig | None = None,
+        progress: ProgressFn | None = None, hybrid: bool = True,
     ) -> int:
-        header, payloads = self._compress_parts(bytes(data), config or CodecConfig(), progress)
-        return formats.write_container(dst, header, payloads)
+        """Compress everything readable from ``src`` (a binary file or bytes) into ``dst``;
+        returns the bytes written.
 
-    def _compress_parts(self, data: bytes, cfg: CodecConfig, progress: ProgressFn | None,
-                        hybrid: bool = True):
-        from .codec import plan_shards
+        Memory is bounded by the config's block size and the worker count, not by the
+        input: the input is read a block at a time, and payloads wait in a spool (memory,
+        then a temporary file) until the header, which lists them, has been written.
+        """
+        import io
+        import shutil
+        import tempfile
 
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            src = io.BytesIO(bytes(src))
+        cfg = config or CodecConfig()
         if cfg.start_token >= self.backend.n_vocab:
             raise TokenizationError(f"start token {cfg.start_token} is not in the vocabulary")
+        hint = _remaining_size(src) if progress is not None else None
+        seen = {"bytes": 0, "crc": 0}
+
+        def jobs():
+            for data in _read_blocks(src, cfg.block_size):
+                seen["bytes"] += len(data)
+                seen["crc"] = zlib.crc32(data, seen["crc"])
+                block = self._plan_block(data, cfg, hybrid)
+                del data
+                if not block.groups:
+                    yield (block, -1), None
+                for gi, members in enumerate(block.groups):
+                    yield (block, gi), ("encode", cfg, [m.tokens for m in members])
+
+        segments: list[formats.Segment] = []
+        done = {"bytes": 0, "bits": 0}
+        group_base = 0
+        group = 0
+
+        def total() -> int:
+            return max(hint or 0, seen["bytes"])
+
+        def group_progress(tag):
+            block, gi = tag
+            # Binary parts of the block are counted when it is written, after its groups.
+            return lambda t, b, bits: progress(done["bytes"] + b, total(), done["bits"] + bits)
+
+        from .workers import run_groups
+
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
+            for (block, gi), payloads in run_groups(
+                self.backend, jobs(), self.workers, self.devices,
+                group_progress if progress is not None else None,
+            ):
+                if payloads is not None:
+                    for m, payload in zip(block.groups[gi], payloads):
+                        m.payload, m.tokens = payload, None
+                if gi < len(block.groups) - 1:
+                    continue  # the block is written once its last group is coded
+                for p in block.parts:
+                    if p.kind == formats.SEGMENT_NEURAL:
+                        # Binary segments carry the group number of the neural segments
+                        # before them, keeping the table's groups in order.
+                        group = group_base + p.group
+                    segments.append(formats.Segment(
+                        kind=p.kind, group=group, n_tokens=p.n_tokens, n_bytes=p.n_bytes,
+                        payload_length=len(p.payload), payload_crc32=zlib.crc32(p.payload),
+                        data_crc32=p.data_crc32,
+                    ))
+                    spool.write(p.payload)
+                    done["bits"] += 8 * len(p.payload)
+                group_base += len(block.groups)
+                done["bytes"] += block.n_bytes
+                if progress is not None:
+                    progress(done["bytes"], total(), done["bits"])
+            has_neural = any(s.kind == formats.SEGMENT_NEURAL for s in segments)
+            header = formats.ContainerHeader(
+                model_sha256=self.model_file.sha256,
+                model_name=self.model_file.name,
+                # Only neural segments depend on the model's numerics (the decoder checks
+                # the fingerprint only then), so binary-only files skip the probe.
+                numerics_fingerprint=self.fingerprint(cfg) if has_neural else bytes(16),
+                original_length=seen["bytes"],
+                original_crc32=seen["crc"],
+                config_fields=config_to_fields(cfg, compact=True),
+                segments=tuple(segments),
+            )
+            head = header.to_bytes()
+            dst.write(head)
+            spool.seek(0)
+            shutil.copyfileobj(spool, dst, _READ_SIZE)
+            return len(head) + header.payload_length
+
+    def _plan_block(self, data: bytes, cfg: CodecConfig, hybrid: bool) -> _Block:
+        """Segment, tokenize, shard and (for binary segments) code one block."""
+        from .codec import plan_shards
+
         if not data:
             plans = []
         elif hybrid:
@@ -137,64 +289,21 @@ class Codec:
                 tokens = self.tokenizer.encode(piece)
                 for a, b in plan_shards(len(tokens), cfg):
                     shard = tokens[a:b]
-                    parts.append(_Part(formats.SEGMENT_NEURAL, self.tokenizer.decode(shard), shard))
+                    raw = self.tokenizer.decode(shard)
+                    parts.append(_Part(formats.SEGMENT_NEURAL, len(raw), zlib.crc32(raw),
+                                       tokens=shard, n_tokens=len(shard)))
             else:
                 from .binary_codec import compress_binary
 
                 method, payload = compress_binary(piece)
-                parts.append(_Part(_KIND_OF_METHOD[method], piece, payload=payload))
+                parts.append(_Part(_KIND_OF_METHOD[method], len(piece), zlib.crc32(piece),
+                                   payload=payload))
         neural = [p for p in parts if p.kind == formats.SEGMENT_NEURAL]
         groups = [neural[g : g + cfg.max_streams] for g in range(0, len(neural), cfg.max_streams)]
-        base = [sum(len(p.data) for p in parts if p.kind != formats.SEGMENT_NEURAL)]
-        total = len(data)
-
-        def group_progress(i):
-            return lambda t, b, bits: progress(base[0] + b, total, bits)
-
-        def group_done(i):
-            base[0] += sum(len(m.data) for m in groups[i])
-            if progress is not None:
-                progress(base[0], total, 0)
-
-        from .workers import run_encode_groups
-
-        results = run_encode_groups(
-            self.backend, [[m.tokens for m in g] for g in groups], cfg, self.workers,
-            group_done, group_progress if progress is not None else None, self.devices,
-        )
-        for gi, (members, payloads) in enumerate(zip(groups, results)):
-            for m, payload in zip(members, payloads):
-                m.payload = payload
+        for gi, members in enumerate(groups):
+            for m in members:
                 m.group = gi
-        segments = []
-        group = 0
-        for p in parts:
-            # Binary segments carry the group number of the neural segments around them,
-            # keeping the table's groups in order.
-            group = p.group if p.kind == formats.SEGMENT_NEURAL else group
-            segments.append(
-                formats.Segment(
-                    kind=p.kind,
-                    group=group,
-                    n_tokens=len(p.tokens) if p.tokens is not None else 0,
-                    n_bytes=len(p.data),
-                    payload_length=len(p.payload),
-                    payload_crc32=zlib.crc32(p.payload),
-                    data_crc32=zlib.crc32(p.data),
-                )
-            )
-        header = formats.ContainerHeader(
-            model_sha256=self.model_file.sha256,
-            model_name=self.model_file.name,
-            # Only neural segments depend on the model's numerics (the decoder checks the
-            # fingerprint only then), so binary-only files skip the probe.
-            numerics_fingerprint=self.fingerprint(cfg) if neural else bytes(16),
-            original_length=len(data),
-            original_crc32=zlib.crc32(data),
-            config_fields=config_to_fields(cfg, compact=True),
-            segments=tuple(segments),
-        )
-        return header, [p.payload for p in parts]
+        return _Block(parts, groups, len(data))
 
     # -- decompression -----------------------------------------------------------------
 
@@ -207,66 +316,97 @@ class Codec:
                 f"at {self.model_file.path}; pass --model with the original model"
             )
 
-    def decompress_from(self, src: BinaryIO, progress: ProgressFn | None = None) -> bytes:
+    def decompress_to(self, src: BinaryIO, dst: BinaryIO,
+                      progress: ProgressFn | None = None) -> int:
+        """Decompress a nacz stream from ``src`` into ``dst``; returns the bytes written.
+
+        Streaming: after the header, only one lockstep group's payloads and decoded bytes
+        (one per worker with workers) are in memory at a time. Each segment is checked
+        against its length and CRC before its bytes are written, the whole output's CRC
+        and length at the end, and then that nothing follows the last payload. An error
+        can come after some output was written: callers that must not leave partial
+        output (the CLI) write to a temporary file.
+        """
         header = formats.read_header(src)
         try:
             cfg = config_from_fields(header.config_fields)
         except ConfigError as exc:
             raise formats.FormatError(str(exc)) from None
         self.check_model(header)
-        payloads = formats.read_payloads(src, header)
-        if not header.segments:
-            if header.original_length:
-                raise CorruptDataError("header claims data but holds no segments")
-            return b""
-        has_neural = any(s.kind == formats.SEGMENT_NEURAL for s in header.segments)
-        if has_neural and self.fingerprint(cfg) != header.numerics_fingerprint:
+        segs = header.segments
+        if not segs and header.original_length:
+            raise CorruptDataError("header claims data but holds no segments")
+        members: dict[int, list[int]] = {}
+        for i, seg in enumerate(segs):
+            if seg.kind == formats.SEGMENT_NEURAL:
+                members.setdefault(seg.group, []).append(i)
+        if any(len(m) > cfg.max_streams for m in members.values()):
+            raise formats.FormatError("a segment group has more streams than max_streams")
+        if members and self.fingerprint(cfg) != header.numerics_fingerprint:
             raise NumericsMismatchError(
                 "this machine's model numerics differ from those of the machine that "
                 "compressed the file (different CPU kind, GPU, or llama.cpp build); "
                 "decoding here would produce garbage"
             )
+        reader = formats.PayloadReader(src, header)
+
+        def jobs():
+            # A unit is a group's span of the table, from its first neural segment to its
+            # last (binary segments between them included), or one binary segment
+            # outside every span; units are decoded and written in table order.
+            i = 0
+            while i < len(segs):
+                if segs[i].kind == formats.SEGMENT_NEURAL:
+                    span = range(i, members[segs[i].group][-1] + 1)
+                else:
+                    span = range(i, i + 1)
+                payloads = [reader.read() for _ in span]
+                neural = [k for k, j in enumerate(span) if segs[j].kind == formats.SEGMENT_NEURAL]
+                job = ("decode", cfg, [segs[span[k]].n_tokens for k in neural],
+                       [payloads[k] for k in neural]) if neural else None
+                yield (span, payloads), job
+                i = span.stop
+
         total = header.original_length
-        segs = header.segments
-        pieces: list[bytes | None] = [None] * len(segs)
-        for i, seg in enumerate(segs):
-            if seg.kind != formats.SEGMENT_NEURAL:
-                from .binary_codec import decompress_binary
+        state = {"bytes": 0, "crc": 0}
 
-                pieces[i] = decompress_binary(_METHOD_OF_KIND[seg.kind], payloads[i], seg.n_bytes)
-        groups: dict[int, list[int]] = {}
-        for i, seg in enumerate(segs):
-            if seg.kind == formats.SEGMENT_NEURAL:
-                groups.setdefault(seg.group, []).append(i)
-        member_lists = list(groups.values())
-        if any(len(m) > cfg.max_streams for m in member_lists):
-            raise formats.FormatError("a segment group has more streams than max_streams")
-        base = [sum(len(p) for p in pieces if p is not None)]
+        def group_progress(tag):
+            return lambda t, b, bits: progress(state["bytes"] + b, total, bits)
 
-        def group_progress(gi):
-            return lambda t, b, bits: progress(base[0] + b, total, bits)
+        from .binary_codec import decompress_binary
+        from .workers import run_groups
 
-        def group_done(gi):
-            base[0] += sum(segs[i].n_bytes for i in member_lists[gi])
-
-        from .workers import run_decode_groups
-
-        results = run_decode_groups(
-            self.backend,
-            [([segs[i].n_tokens for i in m], [payloads[i] for i in m]) for m in member_lists],
-            cfg, self.workers, group_done, group_progress if progress is not None else None,
-            self.devices,
-        )
-        for members, tokens in zip(member_lists, results):
-            for i, toks in zip(members, tokens):
-                pieces[i] = self.tokenizer.decode(toks)
-        for i, (seg, piece) in enumerate(zip(segs, pieces)):
-            if len(piece) != seg.n_bytes or zlib.crc32(piece) != seg.data_crc32:
-                raise CorruptDataError(f"segment {i} decoded to wrong data (checksum mismatch)")
-        data = b"".join(pieces)
-        if len(data) != header.original_length or zlib.crc32(data) != header.original_crc32:
+        for (span, payloads), streams in run_groups(
+            self.backend, jobs(), self.workers, self.devices,
+            group_progress if progress is not None else None,
+        ):
+            decoded = iter(streams or ())
+            for j, payload in zip(span, payloads):
+                seg = segs[j]
+                if seg.kind == formats.SEGMENT_NEURAL:
+                    piece = self.tokenizer.decode(next(decoded))
+                else:
+                    piece = decompress_binary(_METHOD_OF_KIND[seg.kind], payload, seg.n_bytes)
+                if len(piece) != seg.n_bytes or zlib.crc32(piece) != seg.data_crc32:
+                    raise CorruptDataError(
+                        f"segment {j} decoded to wrong data (checksum mismatch)")
+                dst.write(piece)
+                state["bytes"] += len(piece)
+                state["crc"] = zlib.crc32(piece, state["crc"])
+            if progress is not None:
+                progress(state["bytes"], total, 0)
+        if state["bytes"] != header.original_length or state["crc"] != header.original_crc32:
             raise CorruptDataError("decoded data fails the length or checksum check")
-        return data
+        reader.finish()
+        return state["bytes"]
+
+    def decompress_from(self, src: BinaryIO, progress: ProgressFn | None = None) -> bytes:
+        """Decompress a nacz stream from ``src`` and return the original bytes."""
+        import io
+
+        out = io.BytesIO()
+        self.decompress_to(src, out, progress)
+        return out.getvalue()
 
     def decompress(self, blob: bytes, progress: ProgressFn | None = None) -> bytes:
         import io
@@ -300,15 +440,18 @@ def compress_stream(
 ) -> int:
     """Compress everything readable from ``src`` into ``dst``; returns bytes written.
 
-    The input is read whole before coding (shards are planned over all tokens).
+    Reads the input a block at a time (``CodecConfig.block_size``): memory does not grow
+    with its length. ``dst`` need not be seekable.
     """
-    return Codec(model, threads).compress_to(src.read(), dst, config)
+    return Codec(model, threads).compress_to(src, dst, config)
 
 
 def decompress_stream(
     src: BinaryIO, dst: BinaryIO, *, model: str | None = None, threads: int | None = None
 ) -> int:
-    """Decompress a nacz stream from ``src`` into ``dst``; returns bytes written."""
-    data = Codec(model, threads).decompress_from(src)
-    dst.write(data)
-    return len(data)
+    """Decompress a nacz stream from ``src`` into ``dst``; returns bytes written.
+
+    Streams: memory does not grow with the file's length, and output is written as each
+    group is decoded and verified. On an error, part of the output may have been written.
+    """
+    return Codec(model, threads).decompress_to(src, dst)

@@ -8,6 +8,9 @@ Invariants:
   interrupted. No traceback reaches the user unless NACZ_DEBUG is set.
 - Files are written to a temporary name in the target directory and renamed only after
   success; the input is never removed or altered; an existing output is kept unless -f.
+- Data streams through: no command reads its input whole, so memory does not grow with
+  the file (see :mod:`nacz.api`). On standard output, a failure can come after part of
+  the output was written (as with gzip); the exit status says so.
 """
 
 from __future__ import annotations
@@ -43,14 +46,59 @@ class RunOptions:
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _read_input(path: str) -> bytes:
+@contextmanager
+def _open_input(path: str) -> Iterator[BinaryIO]:
+    """The input as a binary stream (stdin for '-'); never read whole."""
     if path == "-":
-        return sys.stdin.buffer.read()
+        yield sys.stdin.buffer
+        return
     p = Path(path)
     if p.is_dir():
         raise UsageError(f"{path}: is a directory")
     with open(p, "rb") as f:
-        return f.read()
+        yield f
+
+
+class _CountingReader:
+    """Counts the bytes read through it (``info`` on a pipe)."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        b = self._raw.read(n)
+        self.count += len(b)
+        return b
+
+
+class _Discard:
+    """A sink for ``nacz test``: decoded bytes are checked, then dropped."""
+
+    def write(self, b) -> int:
+        return len(b)
+
+
+class _CompareWriter:
+    """A sink that checks decoded bytes against a file, chunk by chunk (``--rm``)."""
+
+    def __init__(self, original: BinaryIO, error: str):
+        self._original = original
+        self._error = error
+
+    def write(self, b) -> int:
+        view = memoryview(b)
+        pos = 0
+        while pos < len(view):
+            chunk = self._original.read(min(len(view) - pos, 1 << 20))
+            if not chunk or chunk != view[pos : pos + len(chunk)]:
+                raise CorruptDataError(self._error)
+            pos += len(chunk)
+        return len(view)
+
+    def finish(self) -> None:
+        if self._original.read(1):
+            raise CorruptDataError(self._error)
 
 
 @contextmanager
@@ -233,6 +281,11 @@ def cli() -> None:
     help="Split the input into shards only if each gets this many tokens.",
 )
 @click.option(
+    "--block-size", type=click.IntRange(1024, 2**32 - 1), default=None, metavar="BYTES",
+    help="Input bytes planned and coded together; bounds memory (default 8 MiB; "
+    "recorded in the file).",
+)
+@click.option(
     "--predictors", type=str, default=None, metavar="LIST",
     help="Predictors mixed with the LLM: 'all' (default), 'none', or a comma list of "
     "bias,ngram,match,temp,apm,unigram, plus 'shared' to let the shards of a group share "
@@ -249,7 +302,8 @@ def cli() -> None:
 )
 def compress(file, output, to_stdout, force, quiet, model, threads, workers, gpus, remove_input,
              window,
-             temperature, max_streams, min_shard_tokens, predictors, bias_rate, skip_min_match):
+             temperature, max_streams, min_shard_tokens, block_size, predictors, bias_rate,
+             skip_min_match):
     """Compress FILE to FILE.nacz (the input is kept)."""
     from .config import CodecConfig
 
@@ -265,7 +319,7 @@ def compress(file, output, to_stdout, force, quiet, model, threads, workers, gpu
     changes = {
         k: v for k, v in dict(
             window=window, temperature=temperature, max_streams=max_streams,
-            min_shard_tokens=min_shard_tokens, rate_bias=bias_rate,
+            min_shard_tokens=min_shard_tokens, block_size=block_size, rate_bias=bias_rate,
             skip_min_match=skip_min_match,
             predictors=None if predictors is None else parse_predictors(predictors),
         ).items() if v is not None
@@ -278,21 +332,24 @@ def compress(file, output, to_stdout, force, quiet, model, threads, workers, gpu
     from .api import Codec
 
     codec = Codec(opts.model, opts.threads, workers=workers, gpus=parse_gpus(gpus))
-    data = _read_input(file)
     bar = _progress(opts, "compress")
-    try:
-        with _output(target, force, file) as dst:
-            written = codec.compress_to(data, dst, config, progress=bar)
-    finally:
-        bar.close()
+    with _open_input(file) as src:
+        try:
+            with _output(target, force, file) as dst:
+                written = codec.compress_to(src, dst, config, progress=bar)
+        finally:
+            bar.close()
+        n_in = src.tell() if file != "-" else 0
     if file != "-" and target != "-":
-        ratio = 8 * written / len(data) if data else 0.0
-        _say(opts, f"{file}: {len(data)} -> {written} bytes, {ratio:.3f} bits/byte")
+        ratio = 8 * written / n_in if n_in else 0.0
+        _say(opts, f"{file}: {n_in} -> {written} bytes, {ratio:.3f} bits/byte")
     if remove_input:
-        # The user's only copy goes away: decode the written file in full first.
-        with open(target, "rb") as f:
-            if codec.decompress_from(f) != data:
-                raise CorruptDataError(f"{target} did not verify; {file} was kept")
+        # The user's only copy goes away: decode the written file in full first and
+        # compare it with the input as it streams out.
+        with open(target, "rb") as f, open(file, "rb") as original:
+            check = _CompareWriter(original, f"{target} did not verify; {file} was kept")
+            codec.decompress_to(f, check)
+            check.finish()
         _remove_input(file)
 
 
@@ -312,19 +369,16 @@ def decompress(file, output, to_stdout, force, quiet, model, threads, workers, g
     if remove_input and target == "-":
         raise UsageError("--rm needs an output file")
     _check_target(file, target, force)
-    import io
-
     from .api import Codec
 
     codec = Codec(opts.model, opts.threads, workers=workers, gpus=parse_gpus(gpus))
-    blob = _read_input(file)
     bar = _progress(opts, "decompress")
-    try:
-        data = codec.decompress_from(io.BytesIO(blob), progress=bar)
-    finally:
-        bar.close()
-    with _output(target, force, file) as dst:
-        dst.write(data)
+    with _open_input(file) as src:
+        try:
+            with _output(target, force, file) as dst:
+                codec.decompress_to(src, dst, progress=bar)
+        finally:
+            bar.close()
     if remove_input:  # every checksum passed while decoding
         _remove_input(file)
 
@@ -342,12 +396,10 @@ def _remove_input(file: str) -> None:
 @click.option("-q", "--quiet", is_flag=True)
 def test(file, model, threads, quiet):
     """Decode FILE fully and check every checksum; write nothing."""
-    import io
-
     from .api import Codec
 
-    blob = _read_input(file)
-    Codec(model, threads).decompress_from(io.BytesIO(blob))
+    with _open_input(file) as src:
+        Codec(model, threads).decompress_to(src, _Discard())
     if not quiet:
         click.echo(f"{file}: OK", err=True)
 
@@ -357,15 +409,17 @@ def test(file, model, threads, quiet):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 def info(file, as_json):
     """Show a nacz file's header without decoding it."""
-    import io
     import json
 
     from .config import ConfigError, config_from_fields
     from .formats import read_header
 
-    blob = _read_input(file)
-    src = io.BytesIO(blob)
-    h = read_header(src)
+    with _open_input(file) as raw:
+        src = _CountingReader(raw)
+        h = read_header(src)
+        while src.read(1 << 20):  # the file's size, without holding it
+            pass
+    compressed = src.count
     try:
         cfg = config_from_fields(h.config_fields)
     except ConfigError as exc:
@@ -374,9 +428,9 @@ def info(file, as_json):
         raise FormatError(str(exc)) from None
     record = {
         "file": file,
-        "compressed_bytes": len(blob),
+        "compressed_bytes": compressed,
         "original_bytes": h.original_length,
-        "bits_per_byte": (8 * len(blob) / h.original_length) if h.original_length else None,
+        "bits_per_byte": (8 * compressed / h.original_length) if h.original_length else None,
         "model": h.model_name,
         "model_sha256": h.model_sha256.hex(),
         "config": _config_record(cfg),
@@ -393,7 +447,7 @@ def info(file, as_json):
     lines = [
         f"file:        {file}",
         f"original:    {h.original_length} bytes",
-        f"compressed:  {len(blob)} bytes" + (f" ({bpb:.3f} bits/byte)" if bpb else ""),
+        f"compressed:  {compressed} bytes" + (f" ({bpb:.3f} bits/byte)" if bpb else ""),
         f"model:       {h.model_name} (sha256 {h.model_sha256.hex()})",
         "config:      " + ", ".join(f"{k}={v}" for k, v in record["config"].items()),
         f"segments:    {len(h.segments)}",

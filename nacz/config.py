@@ -3,7 +3,7 @@
 Invariants:
 - Every field of :class:`CodecConfig` that affects the coded bits is written to the file
   header and read back from it; decompression never takes these from the command line.
-- Each field is serialised under a numeric id fixed by hand in ``_FIELD_IDS``. Ids are never
+- Each field is serialised under a numeric id fixed by hand in ``_FIELDS``. Ids are never
   reused or renumbered; a reader refuses a config with an id it does not know, because
   ignoring a setting could decode garbage.
 """
@@ -28,6 +28,15 @@ DEFAULT_START_TOKEN = 0
 DEFAULT_MIN_SHARD_TOKENS = 8192
 #: Upper bound of streams evaluated in one llama_decode call.
 DEFAULT_MAX_STREAMS = 16
+#: Input bytes planned and coded together (a block; see ``nacz.segmenter.block_end``).
+#: Memory is bounded by the block, not the input: the block's bytes, its tokens (int32)
+#: and its payloads, about 4x the block, plus an LZMA2 encoder of about 11x its dictionary,
+#: which is capped at the segment's (so the block's) length. 8 MiB keeps that near 100 MiB
+#: a candidate; a block of text is about 2M tokens (hours of model time), so restarting the
+#: model's context and the predictors at a block edge costs nothing measurable, while
+#: every corpus file measured in the README is smaller, so they are coded exactly as a
+#: whole-input plan would code them.
+DEFAULT_BLOCK_SIZE = 8 << 20
 
 # Predictor component bits of ``CodecConfig.predictors``, fixed by hand (never renumber).
 PRED_BIAS = 1  #: adaptive per-token bias head (log domain, SGD on the coding loss)
@@ -76,6 +85,10 @@ class CodecConfig:
     start_token: int = DEFAULT_START_TOKEN
     max_streams: int = DEFAULT_MAX_STREAMS
     min_shard_tokens: int = DEFAULT_MIN_SHARD_TOKENS
+    #: Input bytes per block. Shards and lockstep groups never span blocks, so this changes
+    #: the bits of inputs longer than one block. The decoder does not need it (the segment
+    #: table says everything); it is recorded so that a file says how to remake it.
+    block_size: int = DEFAULT_BLOCK_SIZE
     #: llama.cpp's flash-attention kernel. Off: on CPU its results depend on the thread
     #: count (measured: 1 vs 2 threads gave different bitstreams), which a codec cannot allow.
     flash_attn: bool = False
@@ -130,6 +143,9 @@ class CodecConfig:
             raise UsageError("flash attention is not supported: its CPU results depend on threads")
         if not 1 <= self.min_shard_tokens < 2**31:
             raise UsageError(f"min shard tokens must be positive, got {self.min_shard_tokens}")
+        if not isinstance(self.block_size, int) or not 1024 <= self.block_size < 2**32:
+            raise UsageError(f"block size must be an integer in 1024..2^32-1 bytes, "
+                             f"got {self.block_size!r}")
         self._check_predictors()
 
     def _check_predictors(self) -> None:
@@ -179,6 +195,11 @@ _FIELDS: tuple[tuple[int, str, str], ...] = (
     (8, "predictors", "<I"),
 )
 _BY_ID = {fid: (name, fmt) for fid, name, fmt in _FIELDS}
+# Field 11 is written only when block_size is not DEFAULT_BLOCK_SIZE, and absent means that
+# default: files made before blocks existed (whose inputs under 8 MiB were coded exactly as
+# one block of 8 MiB codes them) keep their bytes and still read.
+_ID_BLOCK_SIZE = 11
+_BY_ID[_ID_BLOCK_SIZE] = ("block_size", "<I")
 
 # Field 9 exists only when predictors != 0. It holds either one byte, the id of a preset
 # below, or the full parameter layout (see formats/FORMAT.md): count and list of n-gram
@@ -241,7 +262,8 @@ _ID_CONFIG_PRESET = 10
 CONFIG_PRESETS: dict[int, dict] = {
     # the defaults of 2026-11-23: window 2048, all predictors shared, predictor preset 1
     1: dict(window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
-            min_shard_tokens=8192, flash_attn=False, predictors=127, **PREDICTOR_PRESETS[1]),
+            min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, predictors=127,
+            **PREDICTOR_PRESETS[1]),
 }
 
 
@@ -253,6 +275,8 @@ def config_to_fields(cfg: CodecConfig, compact: bool = False) -> dict[int, bytes
             if cfg == CodecConfig(**preset):
                 return {_ID_CONFIG_PRESET: bytes([pid])}
     fields = {fid: struct.pack(fmt, getattr(cfg, name)) for fid, name, fmt in _FIELDS}
+    if cfg.block_size != DEFAULT_BLOCK_SIZE:
+        fields[_ID_BLOCK_SIZE] = struct.pack("<I", cfg.block_size)
     if cfg.predictors:
         fields[_ID_PREDICTOR_PARAMS] = _pack_predictor_params(cfg)
     return fields

@@ -14,6 +14,9 @@ Invariants:
   segment; an input shorter than :data:`SHORT_INPUT` is one segment of its majority kind.
 - Cost is linear in the input: numpy over fixed-size chunks (memory bounded by the chunk,
   not the file) and a Python loop over runs of blocks only.
+- Long inputs are planned one block at a time (``nacz.config.CodecConfig.block_size``);
+  :func:`block_end` places each block's end from the bytes alone, so the plan never depends
+  on how a stream delivered them.
 
 How: every byte is classed good (text) or bad (other control bytes, NUL, bytes outside
 well-formed UTF-8). A block of :data:`BLOCK` bytes is binary when more than
@@ -92,6 +95,29 @@ del _lead, _ok
 
 TEXT = "text"
 BINARY = "binary"
+
+#: A block ends after the last newline in this many final bytes of the block, if any.
+BLOCK_END_SEARCH = 64 << 10
+
+
+def block_end(buf, block_size: int) -> int:
+    """Length of the next block, given ``buf``: more than ``block_size`` bytes of input.
+
+    After the last newline in the block's final stretch (at most BLOCK_END_SEARCH bytes,
+    and at most a quarter of the block), so a line of text and a CR LF stay whole;
+    without one, at ``block_size`` moved back over at most 3 UTF-8 continuation bytes, so
+    a well-formed character is never cut. Always more than ``3 * block_size // 4``.
+    """
+    if len(buf) <= block_size:
+        raise ValueError("block_end needs more than one block of input")
+    search = min(BLOCK_END_SEARCH, block_size // 4)
+    nl = buf.rfind(b"\n", block_size - search, block_size)
+    if nl >= 0:
+        return nl + 1
+    end = block_size
+    while end > block_size - 3 and 0x80 <= buf[end] < 0xC0:
+        end -= 1
+    return end
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ Invariants:
   every group opens a fresh llama.cpp context and makes the same calls wherever it runs.
   So the output is identical for any worker count, and any worker count can decode.
 - Results come back in group order, whatever order the workers finish in.
+- Bounded: groups are taken from a lazy iterable and at most one per worker is pending,
+  so memory does not grow with the number of groups (the input's length).
 - Each worker process loads its own model; threads are split between workers.
 - Devices (``--gpus``): worker i runs on ``devices[i % len(devices)]`` (None: the CPU).
   Each worker takes its device from a queue when it starts, so every device gets its
@@ -14,10 +16,10 @@ Invariants:
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Sequence
-
-import numpy as np
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 _worker_backend = None  # this worker process's model, set once by _init_worker
 
@@ -54,62 +56,74 @@ def _init_worker(model_path: str, threads: int, devices) -> None:
     _worker_backend = LlamaBackend(resolve_model(model_path), threads, gpu=device)
 
 
-def _encode_job(streams, cfg):
-    from .codec import encode_streams
+def run_job(backend, job, progress=None):
+    """Run one lockstep group: ``("encode", cfg, streams)`` -> payloads, or
+    ``("decode", cfg, lengths, payloads)`` -> id streams."""
+    kind, cfg, *args = job
+    if kind == "encode":
+        from .codec import encode_streams
 
-    return encode_streams(_worker_backend, streams, cfg)
-
-
-def _decode_job(lengths, payloads, cfg):
+        return encode_streams(backend, args[0], cfg, progress)
     from .codec import decode_streams
 
-    return decode_streams(_worker_backend, lengths, payloads, cfg)
+    return decode_streams(backend, args[0], args[1], cfg, progress)
 
 
-def run_encode_groups(
-    backend, groups: Sequence[Sequence[np.ndarray]], cfg, workers: int,
-    on_group: Callable[[int], None] | None = None,
-    progress=None, devices: Sequence[int | None] | None = None,
-) -> list[list[bytes]]:
-    """Encode every group; ``on_group(i)`` is called as group i finishes (in order)."""
-    from .codec import encode_streams
-
-    if workers <= 1 or len(groups) <= 1:
-        out = []
-        for i, g in enumerate(groups):
-            out.append(encode_streams(backend, g, cfg, progress(i) if progress else None))
-            if on_group:
-                on_group(i)
-        return out
-    return _pool(backend, workers, len(groups), on_group,
-                 lambda ex: [ex.submit(_encode_job, list(g), cfg) for g in groups], devices)
+def _worker_job(job):
+    return run_job(_worker_backend, job)
 
 
-def run_decode_groups(
-    backend, jobs: Sequence[tuple[list[int], list[bytes]]], cfg, workers: int,
-    on_group: Callable[[int], None] | None = None,
-    progress=None, devices: Sequence[int | None] | None = None,
-) -> list[list[np.ndarray]]:
-    from .codec import decode_streams
+def run_groups(
+    backend, items: Iterable[tuple[Any, tuple | None]], workers: int,
+    devices: Sequence[int | None] | None = None,
+    progress: Callable[[Any], Callable] | None = None,
+) -> Iterator[tuple[Any, Any]]:
+    """Yield ``(tag, result)`` for each ``(tag, job)`` of ``items``, in their order.
 
-    if workers <= 1 or len(jobs) <= 1:
-        out = []
-        for i, (lengths, payloads) in enumerate(jobs):
-            out.append(decode_streams(backend, lengths, payloads, cfg,
-                                      progress(i) if progress else None))
-            if on_group:
-                on_group(i)
-        return out
-    return _pool(backend, workers, len(jobs), on_group,
-                 lambda ex: [ex.submit(_decode_job, l, p, cfg) for l, p in jobs], devices)
+    ``items`` is consumed lazily, so the caller can produce jobs as it reads its input. A
+    job of None has the result None; it only keeps its place in the order. With workers,
+    at most ``workers`` items are pending at once, so memory holds that many groups
+    whatever the input's length. ``progress(tag)`` gives a progress callback for a group
+    run in this process (worker processes report nothing until a group is done).
+    """
+    if workers <= 1:
+        for tag, job in items:
+            cb = progress(tag) if progress is not None and job is not None else None
+            yield tag, None if job is None else run_job(backend, job, cb)
+        return
+    it = iter(items)
+    # Look ahead until `workers` jobs are known: a single job runs here, as fast as in a
+    # worker, without starting processes and loading models for nothing.
+    ahead = []
+    n_jobs = 0
+    for tag, job in it:
+        ahead.append((tag, job))
+        n_jobs += job is not None
+        if n_jobs == workers:
+            break
+    if n_jobs <= 1:
+        yield from run_groups(backend, ahead, 1, progress=progress)
+        return
+    ex, limit = _pool(backend, min(workers, n_jobs), devices)
+    try:
+        pending: deque = deque()
+        for tag, job in itertools.chain(ahead, it):
+            pending.append((tag, None if job is None else ex.submit(_worker_job, job)))
+            while len(pending) >= limit or (pending and pending[0][1] is None):
+                t, fut = pending.popleft()
+                yield t, None if fut is None else fut.result()
+        while pending:
+            t, fut = pending.popleft()
+            yield t, None if fut is None else fut.result()
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
 
 
-def _pool(backend, workers: int, n_jobs: int, on_group, submit_all, devices=None):
+def _pool(backend, workers: int, devices=None) -> tuple[ProcessPoolExecutor, int]:
     import multiprocessing
 
     devices = list(devices) if devices else [backend.gpu] * workers
-    workers = min(len(devices), n_jobs)
-    devices = devices[:workers]
+    devices = devices[: min(len(devices), workers)]
     # CPU workers split the cores; a GPU worker needs only a thread or two to feed it.
     n_cpu = sum(d is None for d in devices)
     threads = max(1, backend.threads // max(1, n_cpu))
@@ -117,15 +131,8 @@ def _pool(backend, workers: int, n_jobs: int, on_group, submit_all, devices=None
     slots = ctx.Queue()
     for d in devices:
         slots.put(d)
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_init_worker,
+    ex = ProcessPoolExecutor(
+        len(devices), mp_context=ctx, initializer=_init_worker,
         initargs=(str(backend.model_file.path), threads, slots),
-    ) as ex:
-        futures = submit_all(ex)
-        out = []
-        for i, fut in enumerate(futures):
-            out.append(fut.result())
-            if on_group:
-                on_group(i)
-        return out
-
+    )
+    return ex, len(devices)
