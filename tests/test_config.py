@@ -57,7 +57,8 @@ def test_config_preset_1_is_frozen():
 
     assert CONFIG_PRESETS[1] == dict(
         window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
-        min_shard_tokens=8192, flash_attn=False, predictors=127, **PREDICTOR_PRESETS[1])
+        min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, predictors=127,
+        **PREDICTOR_PRESETS[1])
 
 
 def test_preset_1_is_frozen():
