@@ -90,6 +90,7 @@ def test_canterbury_8k_via_cli(nacz_cli, tmp_path, index, name):
     assert src.read_bytes() == data  # input kept
 
 
+@pytest.mark.slow  # about 25 minutes on 2 cores; bench.sh throughput measures the same run
 def test_alice29_whole_file_via_cli(nacz_cli, tmp_path, record_measurement):
     data = corpus_path("alice29.txt").read_bytes()
     src = tmp_path / "alice29.txt"
