@@ -151,10 +151,10 @@ class Codec:
     @property
     def tokenizer(self):
         if self._tokenizer is None:
-            from .tokenizer import ByteTokenizer, token_texts_to_bytes
+            from .tokenizer import ByteTokenizer, vocabulary_bytes
 
             be = self.backend
-            self._tokenizer = ByteTokenizer(token_texts_to_bytes(be.token_texts), be.tokenize)
+            self._tokenizer = ByteTokenizer(vocabulary_bytes(be), be.tokenize)
         return self._tokenizer
 
     def fingerprint(self, cfg: CodecConfig) -> bytes:

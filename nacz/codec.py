@@ -276,13 +276,9 @@ def _token_lengths(backend: LlamaBackend) -> np.ndarray:
 
 
 def _token_bytes(backend: LlamaBackend) -> list[bytes]:
-    from .tokenizer import token_texts_to_bytes
+    from .tokenizer import vocabulary_bytes
 
-    cached = getattr(backend, "_nacz_token_bytes", None)
-    if cached is None:
-        cached = token_texts_to_bytes(backend.token_texts)
-        backend._nacz_token_bytes = cached
-    return cached
+    return vocabulary_bytes(backend)
 
 
 def numerics_fingerprint(backend: LlamaBackend, cfg: CodecConfig) -> bytes:

@@ -50,15 +50,31 @@ def token_texts_to_bytes(texts: Sequence[bytes]) -> list[bytes]:
     A text with a character outside the table (a control token such as ``<|im_start|>``
     is all ASCII and maps to itself) is taken as its own UTF-8 bytes.
     """
-    inverse = {c: b for b, c in bytes_to_unicode().items()}
+    # One str.translate per text instead of a Python loop per character (about 50 times
+    # faster over the vocabulary, which every run converts at start-up). Table characters
+    # become the byte they stand for (below 256); the other characters below 256 become
+    # U+FFFF, and every character from 256 up that is not in the table stays as it is, so
+    # exactly the texts with a character outside the table fail to encode as Latin-1.
+    table = {ord(c): b for b, c in bytes_to_unicode().items()}
+    table.update({x: 0xFFFF for x in range(256) if x not in table})
     out = []
     for raw in texts:
-        s = raw.decode("utf-8", errors="surrogateescape")
         try:
-            out.append(bytes(inverse[c] for c in s))
-        except KeyError:
+            out.append(raw.decode("utf-8", errors="surrogateescape").translate(table)
+                       .encode("latin-1"))
+        except UnicodeEncodeError:
             out.append(raw)
     return out
+
+
+def vocabulary_bytes(backend) -> list[bytes]:
+    """The bytes of every vocabulary token of ``backend`` (anything with ``token_texts``),
+    converted once and kept on the backend: the codec and the tokenizer share one copy."""
+    cached = getattr(backend, "_nacz_token_bytes", None)
+    if cached is None:
+        cached = token_texts_to_bytes(backend.token_texts)
+        backend._nacz_token_bytes = cached
+    return cached
 
 
 class ByteTokenizer:
