@@ -107,14 +107,18 @@ def run_groups(
     ex, limit = _pool(backend, min(workers, n_jobs), devices)
     try:
         pending: deque = deque()
-        for tag, job in itertools.chain(ahead, it):
-            pending.append((tag, None if job is None else ex.submit(_worker_job, job)))
-            while len(pending) >= limit or (pending and pending[0][1] is None):
+
+        def results_due(drain: bool):
+            # The oldest item's result, while a worker slot is wanted, its turn needs no
+            # worker (a None job), or the input has ended.
+            while pending and (drain or len(pending) >= limit or pending[0][1] is None):
                 t, fut = pending.popleft()
                 yield t, None if fut is None else fut.result()
-        while pending:
-            t, fut = pending.popleft()
-            yield t, None if fut is None else fut.result()
+
+        for tag, job in itertools.chain(ahead, it):
+            pending.append((tag, None if job is None else ex.submit(_worker_job, job)))
+            yield from results_due(drain=False)
+        yield from results_due(drain=True)
     finally:
         ex.shutdown(wait=True, cancel_futures=True)
 
