@@ -4,7 +4,9 @@ Imports only the standard library: it never imports ``nacz`` or ``nacz.coder``.
 """
 
 from .container import (
+    FINGERPRINT_BYTES,
     FORMAT_VERSION,
+    MODEL_ID_BYTES,
     READABLE_VERSIONS,
     MAGIC,
     SEGMENT_NEURAL,
@@ -30,7 +32,9 @@ from .container import (
 )
 
 __all__ = [
+    "FINGERPRINT_BYTES",
     "FORMAT_VERSION",
+    "MODEL_ID_BYTES",
     "READABLE_VERSIONS",
     "MAGIC",
     "SEGMENT_NEURAL",

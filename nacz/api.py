@@ -253,12 +253,14 @@ class Codec:
                 if progress is not None:
                     progress(done["bytes"], total(), done["bits"])
             has_neural = any(s.kind == formats.SEGMENT_NEURAL for s in segments)
+            n_fp = formats.FINGERPRINT_BYTES[formats.FORMAT_VERSION]
             header = formats.ContainerHeader(
-                model_sha256=self.model_file.sha256,
-                model_name=self.model_file.name,
+                model_id=self.model_file.sha256[: formats.MODEL_ID_BYTES[formats.FORMAT_VERSION]],
+                # The bundled model needs no name: its id says which file it was.
+                model_name="" if self.model_file.bundled else self.model_file.name,
                 # Only neural segments depend on the model's numerics (the decoder checks
                 # the fingerprint only then), so binary-only files skip the probe.
-                numerics_fingerprint=self.fingerprint(cfg) if has_neural else bytes(16),
+                numerics_fingerprint=self.fingerprint(cfg)[:n_fp] if has_neural else bytes(n_fp),
                 original_length=seen["bytes"],
                 original_crc32=seen["crc"],
                 config_fields=config_to_fields(cfg, compact=True),
@@ -308,10 +310,14 @@ class Codec:
     # -- decompression -----------------------------------------------------------------
 
     def check_model(self, header: formats.ContainerHeader) -> None:
-        if header.model_sha256 != self.model_file.sha256:
+        # Version 3 files keep the first 8 bytes of the model's SHA-256, older ones all 32.
+        if not self.model_file.sha256.startswith(header.model_id):
+            from .model_file import BUNDLED_MODEL_NAME
+
+            name = header.model_name or f"{BUNDLED_MODEL_NAME} (bundled)"
             raise ModelMismatchError(
-                f"file was compressed with model {header.model_name} "
-                f"(sha256 {header.model_sha256.hex()[:16]}...) but the model in use is "
+                f"file was compressed with model {name} "
+                f"(sha256 {header.model_id.hex()[:16]}...) but the model in use is "
                 f"{self.model_file.name} (sha256 {self.model_file.sha256.hex()[:16]}...) "
                 f"at {self.model_file.path}; pass --model with the original model"
             )
@@ -342,7 +348,8 @@ class Codec:
                 members.setdefault(seg.group, []).append(i)
         if any(len(m) > cfg.max_streams for m in members.values()):
             raise formats.FormatError("a segment group has more streams than max_streams")
-        if members and self.fingerprint(cfg) != header.numerics_fingerprint:
+        n_fp = len(header.numerics_fingerprint)  # 8 bytes in version 3, 16 before
+        if members and self.fingerprint(cfg)[:n_fp] != header.numerics_fingerprint:
             raise NumericsMismatchError(
                 "this machine's model numerics differ from those of the machine that "
                 "compressed the file (different CPU kind, GPU, or llama.cpp build); "

@@ -431,8 +431,9 @@ def info(file, as_json):
         "compressed_bytes": compressed,
         "original_bytes": h.original_length,
         "bits_per_byte": (8 * compressed / h.original_length) if h.original_length else None,
-        "model": h.model_name,
-        "model_sha256": h.model_sha256.hex(),
+        "model": h.model_name or None,
+        "model_bundled": not h.model_name,
+        "model_sha256_prefix": h.model_id.hex(),
         "config": _config_record(cfg),
         "segments": [
             {"kind": _KIND_NAMES.get(s.kind, str(s.kind)), "group": s.group,
@@ -448,7 +449,8 @@ def info(file, as_json):
         f"file:        {file}",
         f"original:    {h.original_length} bytes",
         f"compressed:  {compressed} bytes" + (f" ({bpb:.3f} bits/byte)" if bpb else ""),
-        f"model:       {h.model_name} (sha256 {h.model_sha256.hex()})",
+        f"model:       {h.model_name or _bundled_model_name() + ' (bundled)'}"
+        f" (sha256 {h.model_id.hex()}{'...' if len(h.model_id) < 32 else ''})",
         "config:      " + ", ".join(f"{k}={v}" for k, v in record["config"].items()),
         f"segments:    {len(h.segments)}",
     ]
@@ -458,6 +460,12 @@ def info(file, as_json):
             f" -> {seg['payload_bytes']:>9}" + (f" ({seg['tokens']} tokens)" if seg["tokens"] else "")
         )
     click.echo("\n".join(lines))
+
+
+def _bundled_model_name() -> str:
+    from .model_file import BUNDLED_MODEL_NAME
+
+    return BUNDLED_MODEL_NAME
 
 
 def _config_record(cfg) -> dict:

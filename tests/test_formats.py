@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from dataclasses import replace
 
 import pytest
 
@@ -26,37 +27,76 @@ from nacz.formats import (
 
 def test_magic_is_public_and_fixed():
     assert MAGIC == b"\x89NCZ\r\n\x1a\n"
-    assert formats.FORMAT_VERSION == 2
-    assert formats.READABLE_VERSIONS == (1, 2)
+    assert formats.FORMAT_VERSION == 3
+    assert formats.READABLE_VERSIONS == (1, 2, 3)
 
 
-def _v1_bytes(header: ContainerHeader) -> bytes:
-    """The version-1 layout (fixed-width integers), written independently of the module."""
+def _legacy_bytes(header: ContainerHeader, version: int) -> bytes:
+    """The version-1 or version-2 layout, written independently of the module.
+
+    Both have a 32-byte model SHA-256 and a 16-byte fingerprint; version 1 has fixed-width
+    integers where version 2 has varints."""
     import struct
 
+    from nacz.formats.container import _varint
+
+    assert len(header.model_id) == 32 and len(header.numerics_fingerprint) == 16
     name = header.model_name.encode()
-    body = header.model_sha256 + bytes([len(name)]) + name + header.numerics_fingerprint
-    body += struct.pack("<QIB", header.original_length, header.original_crc32,
-                        len(header.config_fields))
+    body = header.model_id + bytes([len(name)]) + name + header.numerics_fingerprint
+    if version == 1:
+        body += struct.pack("<QI", header.original_length, header.original_crc32)
+    else:
+        body += _varint(header.original_length) + struct.pack("<I", header.original_crc32)
+    body += bytes([len(header.config_fields)])
     for fid in sorted(header.config_fields):
         raw = header.config_fields[fid]
         body += struct.pack("<BB", fid, len(raw)) + raw
-    body += struct.pack("<I", len(header.segments))
+    if version == 1:
+        body += struct.pack("<I", len(header.segments))
+    else:
+        body += _varint(len(header.segments))
     for s in header.segments:
-        body += struct.pack("<BIQQQII", s.kind, s.group, s.n_tokens, s.n_bytes,
-                            s.payload_length, s.payload_crc32, s.data_crc32)
-    head = MAGIC + struct.pack("<BBI", 1, 0, len(body)) + body
+        if version == 1:
+            body += struct.pack("<BIQQQII", s.kind, s.group, s.n_tokens, s.n_bytes,
+                                s.payload_length, s.payload_crc32, s.data_crc32)
+        else:
+            body += (bytes([s.kind]) + _varint(s.group) + _varint(s.n_tokens)
+                     + _varint(s.n_bytes) + _varint(s.payload_length)
+                     + struct.pack("<II", s.payload_crc32, s.data_crc32))
+    head = MAGIC + struct.pack("<BBI", version, 0, len(body)) + body
     return head + struct.pack("<I", zlib.crc32(head))
 
 
-def test_version_1_files_still_read():
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_versions_still_read(version):
     header, payloads, blob = _sample()
-    v1 = _v1_bytes(header) + b"".join(payloads)
-    src = io.BytesIO(v1)
-    assert read_header(src) == header
-    assert read_payloads(src, header) == payloads
-    # version 2 is the smaller: varints instead of 8-byte lengths in every segment entry
-    assert len(blob) < len(v1) - 2 * 20
+    old = replace(header, model_id=bytes(range(32)), numerics_fingerprint=b"F" * 16)
+    legacy = _legacy_bytes(old, version) + b"".join(payloads)
+    src = io.BytesIO(legacy)
+    assert read_header(src) == old
+    assert read_payloads(src, old) == payloads
+    # version 3: 24 bytes less of model id and 8 of fingerprint; version 2: varints
+    # instead of 8-byte lengths in every segment entry
+    assert len(blob) == len(_legacy_bytes(old, 2) + b"".join(payloads)) - 32
+    if version == 1:
+        assert len(blob) < len(legacy) - 32 - 2 * 20
+
+
+def test_writer_refuses_identity_fields_of_another_version():
+    header, payloads, _ = _sample()
+    for bad in (replace(header, model_id=bytes(32)),
+                replace(header, numerics_fingerprint=bytes(16))):
+        with pytest.raises(FormatError, match="8 bytes"):
+            formats.write_container(io.BytesIO(), bad, payloads)
+
+
+def test_model_name_may_be_empty():
+    header, payloads, blob = _sample()
+    unnamed = replace(header, model_name="")
+    buf = io.BytesIO()
+    formats.write_container(buf, unnamed, payloads)
+    assert len(buf.getvalue()) == len(blob) - len("model.gguf")
+    assert read_header(buf.getvalue()) == unnamed
 
 
 def test_varints_round_trip_at_their_limits():
@@ -81,9 +121,9 @@ def _sample():
         for i, p in enumerate(payloads)
     )
     header = ContainerHeader(
-        model_sha256=bytes(range(32)),
+        model_id=bytes(range(8)),
         model_name="model.gguf",
-        numerics_fingerprint=b"F" * 16,
+        numerics_fingerprint=b"F" * 8,
         original_length=20,
         original_crc32=99,
         config_fields={1: b"\x00\x08\x00\x00", 3: b"x" * 8},
@@ -115,7 +155,7 @@ def test_bad_magic_and_version():
     with pytest.raises(BadMagicError):
         read_header(b"PK\x03\x04" + blob[4:])
     bumped = bytearray(blob)
-    bumped[8] = 3
+    bumped[8] = 4
     with pytest.raises(UnsupportedVersionError):
         read_header(bytes(bumped))
     flagged = bytearray(blob)

@@ -68,3 +68,58 @@ def test_random_splices_of_a_valid_file_fail_cleanly(codec, valid, data):
         return
     with pytest.raises(CLEAN_ERRORS):
         codec.decompress(bad)
+
+
+TEXT = b"The fingerprint guards every neural segment: one wrong logit, and the rest is noise.\n"
+
+
+@pytest.fixture(scope="module")
+def neural(codec):
+    blob = codec.compress(TEXT)
+    header, _ = _split(blob)
+    assert [s.kind for s in header.segments] == [0]  # one neural segment
+    return blob
+
+
+def _split(blob: bytes):
+    from nacz.formats import read_header
+
+    src = io.BytesIO(blob)
+    header = read_header(src)
+    return header, src.read()
+
+
+def test_other_numerics_are_refused_before_decoding(codec, neural):
+    """A file whose fingerprint is not this machine's (another CPU kind, GPU, llama.cpp
+    build) is refused with a message saying why, never decoded to garbage."""
+    from dataclasses import replace
+
+    from nacz.errors import NumericsMismatchError
+
+    assert codec.decompress(neural) == TEXT
+    header, payloads = _split(neural)
+    fp = bytearray(header.numerics_fingerprint)
+    fp[0] ^= 1
+    other = replace(header, numerics_fingerprint=bytes(fp)).to_bytes() + payloads
+    with pytest.raises(NumericsMismatchError, match="numerics differ"):
+        codec.decompress(other)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_files_of_older_versions_still_decode(codec, neural, version):
+    """Versions 1 and 2 keep the whole model SHA-256, a 16-byte fingerprint and the model's
+    name; the same payloads decode from them, and a wrong fingerprint is still refused."""
+    from dataclasses import replace
+
+    from nacz.config import config_from_fields
+    from nacz.errors import NumericsMismatchError
+    from test_formats import _legacy_bytes
+
+    header, payloads = _split(neural)
+    cfg = config_from_fields(header.config_fields)
+    old = replace(header, model_id=codec.model_file.sha256, model_name=codec.model_file.name,
+                  numerics_fingerprint=codec.fingerprint(cfg))
+    assert codec.decompress(_legacy_bytes(old, version) + payloads) == TEXT
+    bad = replace(old, numerics_fingerprint=bytes(16))
+    with pytest.raises(NumericsMismatchError):
+        codec.decompress(_legacy_bytes(bad, version) + payloads)
