@@ -431,7 +431,7 @@ def info(file, as_json):
         "compressed_bytes": compressed,
         "original_bytes": h.original_length,
         "bits_per_byte": (8 * compressed / h.original_length) if h.original_length else None,
-        "model": h.model_name or None,
+        "model": h.model_name or _bundled_model_name(),
         "model_bundled": not h.model_name,
         "model_sha256_prefix": h.model_id.hex(),
         "config": _config_record(cfg),
