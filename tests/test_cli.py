@@ -119,6 +119,9 @@ def test_info_and_test_commands(nacz_cli, tmp_path):
 
     rec = json.loads(r.stdout)
     assert rec["original_bytes"] == len(TEXT)
+    # version 3 records no name for the bundled model; info still gives it
+    assert rec["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf" and rec["model_bundled"] is True
+    assert len(rec["model_sha256_prefix"]) == 16
     assert rec["config"]["window"] > 0
     assert rec["config"]["predictors"] == "bias,ngram,match,temp,apm,unigram,shared"
     assert rec["config"]["rate_bias"] == 0.08
