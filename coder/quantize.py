@@ -13,8 +13,8 @@ must obtain bit-identical integers.  Therefore
   WITHOUT fastmath (fastmath would let LLVM reassociate sums and contract into FMAs);
 * ``exp`` is not the platform libm's (glibc, macOS and MSVC differ in the last ulp, and
   SVML vectorised variants differ again) but :func:`_portable_exp`, built only from
-  +, -, *, floor and an exact power-of-two table, so the result depends only on the input
-  bits;
+  +, -, *, floor and exact bit manipulation (for the power of two), so the result
+  depends only on the input bits;
 * on the logits path every exponential is 0 or a normal number, and a subnormal can
   only appear in ``e_i / sum`` when the floor is 0 anyway, so a process running with
   flush-to-zero / denormals-are-zero (set by some -ffast-math shared libraries) computes
@@ -63,11 +63,6 @@ _ERR_ZERO_SUM = 5
 _ERR_SUM_OVERFLOW = 6
 _ERR_INTERNAL = 7
 
-# 2**k for k = -1022 .. 0, exact by construction (ldexp of 1.0 is exact for normal
-# results); a table keeps the scaling step a plain multiply.
-_POW2 = np.array([math.ldexp(1.0, k) for k in range(-1022, 1)], dtype=np.float64)
-_POW2_OFFSET = 1022
-
 # fdlibm's Cody-Waite split of ln 2: _LN2_HI has enough trailing zero bits that
 # k * _LN2_HI is exact for |k| < 2**11.
 _INV_LN2 = 1.44269504088896338700e00
@@ -76,6 +71,12 @@ _LN2_LO = 1.90821492927058770002e-10
 # exp(x) for x below this is < 2**-1021: still a normal double (see module docstring
 # about flush-to-zero), and far too small to change any frequency.
 _EXP_CUTOFF = -708.0
+# 2**k is built from its bits: adding 1.5 * 2**52 to an integral double k (|k| < 2**51)
+# leaves k in the low mantissa bits, so bits(k + _ROUND_MAGIC) - _ROUND_MAGIC_BITS == k
+# exactly, and (k + 1023) << 52 is the bit pattern of 2**k for -1022 <= k <= 1023.  Only
+# adds, shifts and reinterpretation: no table lookup, so loops over it vectorize.
+_ROUND_MAGIC = 6755399441055744.0
+_ROUND_MAGIC_BITS = np.int64(np.float64(_ROUND_MAGIC).view(np.int64))
 
 
 @numba.njit(cache=True)
@@ -85,8 +86,10 @@ def _portable_exp(x):
     Relative error ~1e-15, irrelevant next to 24-bit quantization; what matters is
     that it never depends on the platform's libm.
     """
-    if not (x >= _EXP_CUTOFF):
-        return 0.0
+    # Branch-free (both sides computed, then selected) so that callers' loops vectorize;
+    # NaN and everything below the cutoff select 0.
+    in_range = x >= _EXP_CUTOFF
+    x = x if in_range else _EXP_CUTOFF
     k = math.floor(x * _INV_LN2 + 0.5)
     r = (x - k * _LN2_HI) - k * _LN2_LO
     # Taylor series to r**12/12!; |r| <= 0.3466 so the truncation error is < 1e-16.
@@ -103,7 +106,9 @@ def _portable_exp(x):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    return p * _POW2[np.int64(k) + _POW2_OFFSET]
+    scale_bits = (np.float64(k + _ROUND_MAGIC).view(np.int64) - _ROUND_MAGIC_BITS + 1023) << 52
+    y = p * np.int64(scale_bits).view(np.float64)
+    return y if in_range else 0.0
 
 
 @numba.njit(cache=True)

@@ -161,9 +161,9 @@ def _portable_log(x):
 
 @numba.njit(cache=True)
 def _exp_clamped(x):
-    # Keeps every probability a normal double (>= e^-600 / V).
-    if x < -600.0:
-        x = -600.0
+    # Keeps every probability a normal double (>= e^-600 / V).  A conditional
+    # expression, not an if statement: LLVM vectorizes the callers' loops only then.
+    x = -600.0 if x < -600.0 else x
     return _portable_exp(x)
 
 
