@@ -312,9 +312,10 @@ class Codec:
     def check_model(self, header: formats.ContainerHeader) -> None:
         # Version 3 files keep the first 8 bytes of the model's SHA-256, older ones all 32.
         if not self.model_file.sha256.startswith(header.model_id):
-            from .model_file import BUNDLED_MODEL_NAME
+            from .model_file import recorded_model_name
 
-            name = header.model_name or f"{BUNDLED_MODEL_NAME} (bundled)"
+            name, bundled = recorded_model_name(header.model_name)
+            name += " (bundled)" if bundled else ""
             raise ModelMismatchError(
                 f"file was compressed with model {name} "
                 f"(sha256 {header.model_id.hex()[:16]}...) but the model in use is "

@@ -413,6 +413,7 @@ def info(file, as_json):
 
     from .config import ConfigError, config_from_fields
     from .formats import read_header
+    from .model_file import recorded_model_name
 
     with _open_input(file) as raw:
         src = _CountingReader(raw)
@@ -426,13 +427,14 @@ def info(file, as_json):
         from .formats import FormatError
 
         raise FormatError(str(exc)) from None
+    model_name, model_bundled = recorded_model_name(h.model_name)
     record = {
         "file": file,
         "compressed_bytes": compressed,
         "original_bytes": h.original_length,
         "bits_per_byte": (8 * compressed / h.original_length) if h.original_length else None,
-        "model": h.model_name or _bundled_model_name(),
-        "model_bundled": not h.model_name,
+        "model": model_name,
+        "model_bundled": model_bundled,
         "model_sha256_prefix": h.model_id.hex(),
         "config": _config_record(cfg),
         "segments": [
@@ -449,7 +451,7 @@ def info(file, as_json):
         f"file:        {file}",
         f"original:    {h.original_length} bytes",
         f"compressed:  {compressed} bytes" + (f" ({bpb:.3f} bits/byte)" if bpb else ""),
-        f"model:       {h.model_name or _bundled_model_name() + ' (bundled)'}"
+        f"model:       {model_name}{' (bundled)' if model_bundled else ''}"
         f" (sha256 {h.model_id.hex()}{'...' if len(h.model_id) < 32 else ''})",
         "config:      " + ", ".join(f"{k}={v}" for k, v in record["config"].items()),
         f"segments:    {len(h.segments)}",
@@ -460,12 +462,6 @@ def info(file, as_json):
             f" -> {seg['payload_bytes']:>9}" + (f" ({seg['tokens']} tokens)" if seg["tokens"] else "")
         )
     click.echo("\n".join(lines))
-
-
-def _bundled_model_name() -> str:
-    from .model_file import BUNDLED_MODEL_NAME
-
-    return BUNDLED_MODEL_NAME
 
 
 def _config_record(cfg) -> dict:

@@ -37,6 +37,7 @@ from .coder import (
     quantize_probabilities,
 )
 from .config import PRED_SHARED, CodecConfig
+from .tokenizer import ESCAPE_STANDIN_BYTE, vocabulary_bytes
 
 #: Called as progress(tokens_done, bytes_done, coded_bits) from time to time.
 Progress = Callable[[int, int, int], None]
@@ -256,10 +257,8 @@ def decode_streams(
 
 
 def _standin(backend: LlamaBackend) -> int:
-    from .tokenizer import ESCAPE_STANDIN_BYTE
-
     lengths = _token_lengths(backend)
-    for tid, b in enumerate(_token_bytes(backend)):
+    for tid, b in enumerate(vocabulary_bytes(backend)):
         if lengths[tid] == 1 and b[0] == ESCAPE_STANDIN_BYTE:
             return tid
     raise ValueError("vocabulary lacks the escape stand-in token")
@@ -269,16 +268,10 @@ def _token_lengths(backend: LlamaBackend) -> np.ndarray:
     """Byte length of every id: vocabulary tokens, then the 256 escape ids."""
     cached = getattr(backend, "_nacz_token_lengths", None)
     if cached is None:
-        lens = [len(b) for b in _token_bytes(backend)] + [1] * 256
+        lens = [len(b) for b in vocabulary_bytes(backend)] + [1] * 256
         cached = np.array(lens, dtype=np.int64)
         backend._nacz_token_lengths = cached
     return cached
-
-
-def _token_bytes(backend: LlamaBackend) -> list[bytes]:
-    from .tokenizer import vocabulary_bytes
-
-    return vocabulary_bytes(backend)
 
 
 def numerics_fingerprint(backend: LlamaBackend, cfg: CodecConfig) -> bytes:

@@ -37,6 +37,14 @@ class ModelFile:
         return self.path.name
 
 
+def recorded_model_name(header_name: str) -> tuple[str, bool]:
+    """The name of the model a file records, and whether it is the bundled model (whose
+    name a file leaves empty)."""
+    if header_name:
+        return header_name, False
+    return BUNDLED_MODEL_NAME, True
+
+
 def user_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "nacz"

@@ -105,6 +105,28 @@ def test_other_numerics_are_refused_before_decoding(codec, neural):
         codec.decompress(other)
 
 
+def test_a_file_of_another_model_is_refused_by_name(codec, neural, nacz_cli, tmp_path):
+    """A file made with another model is refused before decoding, naming both models; the
+    bundled model (an empty name in the file) is named too."""
+    from dataclasses import replace
+
+    from nacz.errors import ModelMismatchError
+
+    header, payloads = _split(neural)
+    other_id = bytes(b ^ 0xFF for b in header.model_id)
+    named = replace(header, model_id=other_id, model_name="other-model.gguf").to_bytes()
+    with pytest.raises(ModelMismatchError, match="compressed with model other-model.gguf"):
+        codec.decompress(named + payloads)
+    bundled = replace(header, model_id=other_id).to_bytes()
+    with pytest.raises(ModelMismatchError, match=r"Q4_1\.gguf \(bundled\)"):
+        codec.decompress(bundled + payloads)
+    (tmp_path / "other.nacz").write_bytes(named + payloads)
+    r = nacz_cli("decompress", "-c", "other.nacz")
+    assert r.returncode != 0 and r.stdout == b""
+    assert "other-model.gguf" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("version", [1, 2])
 def test_files_of_older_versions_still_decode(codec, neural, version):
     """Versions 1 and 2 keep the whole model SHA-256, a 16-byte fingerprint and the model's
