@@ -159,9 +159,9 @@ class Codec:
 
     def fingerprint(self, cfg: CodecConfig) -> bytes:
         if cfg not in self._fingerprints:
-            from .codec import numerics_fingerprint
+            from .codec import cached_numerics_fingerprint
 
-            self._fingerprints[cfg] = numerics_fingerprint(self.backend, cfg)
+            self._fingerprints[cfg] = cached_numerics_fingerprint(self.backend, cfg)
         return self._fingerprints[cfg]
 
     # -- compression -------------------------------------------------------------------

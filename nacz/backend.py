@@ -130,6 +130,26 @@ class LlamaBackend:
             raise ModelError(f"llama.cpp tokenizer failed ({n})")
         return list(buf[:n])
 
+    def numerics_identity(self) -> list[str]:
+        """What decides this backend's logits besides the model and the call pattern: the
+        llama.cpp build (every native library file by name, size and modification time),
+        the CPU features ggml uses, the device, and the environment variables llama.cpp,
+        ggml and OpenMP read. Equal identities compute equal logits."""
+        L = _llama()
+        lib_dir = os.path.dirname(os.path.abspath(L.__file__))
+        files = []
+        for root, _dirs, names in os.walk(lib_dir):
+            for name in sorted(names):
+                if name.endswith((".so", ".dylib", ".dll")) or ".so." in name:
+                    st = os.stat(os.path.join(root, name))
+                    files.append(f"{os.path.relpath(os.path.join(root, name), lib_dir)}"
+                                 f":{st.st_size}:{st.st_mtime_ns}")
+        env = [f"{k}={v}" for k, v in sorted(os.environ.items())
+               if k.startswith(("GGML_", "LLAMA_", "OMP_", "CUDA_", "HIP_", "GPU_"))]
+        system = L.llama_print_system_info().decode("utf-8", errors="replace")
+        return [f"llama_cpp {L.__version__}", *sorted(files), f"system {system}",
+                f"device {'cpu' if self.gpu is None else f'gpu {self.gpu}'}", *env]
+
     def open_streams(
         self, n_streams: int, window: int, evict: int, flash_attn: bool
     ) -> "StreamSet":

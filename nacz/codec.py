@@ -18,11 +18,16 @@ Invariants:
   coded with the model's prediction after it.
 - A stream of n tokens is coded with n CDFs and needs n decode calls: the last token is
   not fed to the model, since nothing after it is predicted.
+- The numerics fingerprint is a function of what :func:`numerics_cache_key` covers (the
+  model, the config, the llama.cpp build, CPU and device, the numeric libraries and the
+  source of every module on the CDF path), so it is cached per key; a changed key runs the
+  probe again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Callable, Sequence
 
 import numpy as np
@@ -272,6 +277,76 @@ def _token_lengths(backend: LlamaBackend) -> np.ndarray:
         cached = np.array(lens, dtype=np.int64)
         backend._nacz_token_lengths = cached
     return cached
+
+
+#: Modules whose source decides the CDFs the probe hashes (the cache key covers them).
+_CDF_PATH_MODULES = ("nacz.codec", "nacz.backend", "nacz.predictors", "nacz.config",
+                     "nacz.tokenizer", "nacz.coder.quantize")
+_FINGERPRINT_CACHE = "numerics-fingerprints.json"
+
+
+def numerics_cache_key(backend: LlamaBackend, cfg: CodecConfig) -> str:
+    """A digest of everything :func:`numerics_fingerprint` depends on."""
+    import importlib
+    import platform
+    import sys
+
+    import llvmlite
+    import numba
+
+    h = hashlib.sha256()
+    parts = [
+        "nacz numerics probe 1", backend.model_file.sha256.hex(), repr(cfg),
+        *backend.numerics_identity(), _cpu_identity(), sys.version, platform.platform(),
+        f"numpy {np.__version__}", f"numba {numba.__version__}",
+        f"llvmlite {llvmlite.__version__}",
+        # numba compiles for the host CPU unless told otherwise
+        *(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("NUMBA_")),
+    ]
+    for part in parts:
+        h.update(part.encode("utf-8", errors="surrogateescape") + b"\0")
+    for name in _CDF_PATH_MODULES:
+        with open(importlib.import_module(name).__file__, "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+def _cpu_identity() -> str:
+    """The CPU's model name and feature flags (Linux), else what ``platform`` knows."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            lines = {}
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "flags", "Features", "CPU part") and key not in lines:
+                    lines[key] = value.strip()
+            if lines:
+                return "|".join(f"{k}={v}" for k, v in sorted(lines.items()))
+    except OSError:
+        pass
+    return f"{platform.machine()}|{platform.processor()}"
+
+
+def cached_numerics_fingerprint(backend: LlamaBackend, cfg: CodecConfig) -> bytes:
+    """:func:`numerics_fingerprint`, from the user's cache when its key was seen before."""
+    from .model_file import read_cache_table, write_cache_table
+
+    key = numerics_cache_key(backend, cfg)
+    table = read_cache_table(_FINGERPRINT_CACHE)
+    hexd = table.get(key)
+    if hexd is not None and len(hexd) == 32:
+        try:
+            return bytes.fromhex(hexd)
+        except ValueError:
+            pass
+    fp = numerics_fingerprint(backend, cfg)
+    table.pop(key, None)
+    table[key] = fp.hex()
+    write_cache_table(_FINGERPRINT_CACHE, table)
+    return fp
 
 
 def numerics_fingerprint(backend: LlamaBackend, cfg: CodecConfig) -> bytes:

