@@ -3,9 +3,11 @@
 Invariants:
 - Payload goes to stdout only when asked for (``-c``, ``-o -``, or a filter with no
   FILE); every message goes to stderr.
-- Exit codes are decided in one place, :func:`main`: 0 success, 1 a failure nacz
-  detected (bad or corrupt input, model mismatch, I/O error), 2 a usage error, 130
-  interrupted. No traceback reaches the user unless NACZ_DEBUG is set.
+- Exit codes are decided in one place, :func:`_classify` (used by :func:`main`): 0
+  success, 1 a failure nacz detected (bad or corrupt input, model mismatch, I/O error), 2
+  a usage error, 3 a bug, 130 interrupted. With several inputs each failure is reported
+  and the others still run; the status is the worst one. No traceback reaches the user
+  unless NACZ_DEBUG is set.
 - Files are written to a temporary name in the target directory and renamed only after
   success; the input is never removed or altered; an existing output is kept unless -f.
 - Data streams through: no command reads its input whole, so memory does not grow with
@@ -121,8 +123,11 @@ def _output(target: str, force: bool, inputs: str) -> Iterator[BinaryIO]:
             f.flush()
             os.fsync(f.fileno())
         if inputs != "-":
+            # like xz and zstd: the output keeps the input's permissions and times
             try:
-                os.chmod(tmp, os.stat(inputs).st_mode & 0o777)
+                st = os.stat(inputs)
+                os.chmod(tmp, st.st_mode & 0o777)
+                os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
             except OSError:
                 pass
         os.replace(tmp, out)
@@ -199,7 +204,7 @@ def _common(f):
         "--rm", "remove_input", is_flag=True,
         help="Remove FILE once the output is complete and verified.",
     )(f)
-    f = click.argument("file", required=False, default="-")(f)
+    f = click.argument("files", nargs=-1, metavar="[FILE]...")(f)
     return f
 
 
@@ -248,6 +253,42 @@ def _target(file: str, output: str | None, to_stdout: bool, derive) -> str:
     if file == "-":
         return "-"
     return derive(file)
+
+
+def _input_list(files: tuple[str, ...], output: str | None, to_stdout: bool) -> list[str]:
+    """The inputs in order: stdin when none is given. '-' must be the only input."""
+    files = list(files) or ["-"]
+    if len(files) > 1:
+        if "-" in files:
+            raise UsageError("'-' (standard input) must be the only input")
+        if output is not None:
+            raise UsageError("-o takes one input; without it each output is named after its input")
+    return files
+
+
+def _each_file(files: list[str], work) -> None:
+    """Run ``work(file)`` for each input. With one input its error propagates as is; with
+    several, each failure is reported (named by its file) and the others still run, as
+    gzip and xz do; the exit status is then the worst one."""
+    if len(files) == 1:
+        work(files[0])
+        return
+    worst = 0
+    for file in files:
+        try:
+            work(file)
+        except BrokenPipeError:
+            raise  # the reader is gone: nothing more can be written
+        except Exception as exc:
+            code, message = _classify(exc)
+            if code is None:
+                raise
+            if not message.startswith(f"{file}:"):
+                message = f"{file}: {message}"
+            click.echo(f"nacz: error: {message}", err=True)
+            worst = max(worst, code)
+    if worst:
+        raise click.exceptions.Exit(worst)
 
 
 # -- commands ----------------------------------------------------------------------------
@@ -300,11 +341,10 @@ def cli() -> None:
     help="Confidence skip: code a token without the LLM's distribution when the match "
     "model has a match this long and is confident (0 = off; recorded in the file).",
 )
-def compress(file, output, to_stdout, force, quiet, model, threads, workers, gpus, remove_input,
-             window,
-             temperature, max_streams, min_shard_tokens, block_size, predictors, bias_rate,
-             skip_min_match):
-    """Compress FILE to FILE.nacz (the input is kept)."""
+def compress(files, output, to_stdout, force, quiet, model, threads, workers, gpus,
+             remove_input, window, temperature, max_streams, min_shard_tokens, block_size,
+             predictors, bias_rate, skip_min_match):
+    """Compress each FILE to FILE.nacz (the input is kept)."""
     from .config import CodecConfig
 
     def derive(name: str) -> str:
@@ -312,10 +352,9 @@ def compress(file, output, to_stdout, force, quiet, model, threads, workers, gpu
             raise UsageError(f"{name} already has the {SUFFIX} suffix")
         return name + SUFFIX
 
-    target = _target(file, output, to_stdout, derive)
-    opts = RunOptions(file, target, force, quiet, model, threads)
-    if remove_input and target == "-":
-        raise UsageError("--rm needs an output file")
+    files = _input_list(files, output, to_stdout)
+    if to_stdout and len(files) > 1:
+        raise UsageError("-c takes one input when compressing (a .nacz file holds one input)")
     changes = {
         k: v for k, v in dict(
             window=window, temperature=temperature, max_streams=max_streams,
@@ -325,62 +364,81 @@ def compress(file, output, to_stdout, force, quiet, model, threads, workers, gpu
         ).items() if v is not None
     }
     config = CodecConfig(**changes)
-    if target == "-" and sys.stdout.isatty() and not force:
-        raise UsageError("compressed data not written to a terminal; use -f to force")
-    _check_target(file, target, force)
+    codec = None
 
-    from .api import Codec
+    def one(file: str) -> None:
+        nonlocal codec
+        target = _target(file, output, to_stdout, derive)
+        opts = RunOptions(file, target, force, quiet, model, threads)
+        if remove_input and target == "-":
+            raise UsageError("--rm needs an output file")
+        if target == "-" and sys.stdout.isatty() and not force:
+            raise UsageError("compressed data not written to a terminal; use -f to force")
+        _check_target(file, target, force)
+        if codec is None:
+            from .api import Codec
 
-    codec = Codec(opts.model, opts.threads, workers=workers, gpus=parse_gpus(gpus))
-    bar = _progress(opts, "compress")
-    with _open_input(file) as src:
-        try:
-            with _output(target, force, file) as dst:
-                written = codec.compress_to(src, dst, config, progress=bar)
-        finally:
-            bar.close()
-        n_in = src.tell() if file != "-" else 0
-    if file != "-" and target != "-":
-        ratio = 8 * written / n_in if n_in else 0.0
-        _say(opts, f"{file}: {n_in} -> {written} bytes, {ratio:.3f} bits/byte")
-    if remove_input:
-        # The user's only copy goes away: decode the written file in full first and
-        # compare it with the input as it streams out.
-        with open(target, "rb") as f, open(file, "rb") as original:
-            check = _CompareWriter(original, f"{target} did not verify; {file} was kept")
-            codec.decompress_to(f, check)
-            check.finish()
-        _remove_input(file)
+            codec = Codec(opts.model, opts.threads, workers=workers, gpus=parse_gpus(gpus))
+        bar = _progress(opts, "compress")
+        with _open_input(file) as src:
+            try:
+                with _output(target, force, file) as dst:
+                    written = codec.compress_to(src, dst, config, progress=bar)
+            finally:
+                bar.close()
+            n_in = src.tell() if file != "-" else 0
+        if file != "-" and target != "-":
+            ratio = 8 * written / n_in if n_in else 0.0
+            _say(opts, f"{file}: {n_in} -> {written} bytes, {ratio:.3f} bits/byte")
+        if remove_input:
+            # The user's only copy goes away: decode the written file in full first and
+            # compare it with the input as it streams out.
+            with open(target, "rb") as f, open(file, "rb") as original:
+                check = _CompareWriter(original, f"{target} did not verify; {file} was kept")
+                codec.decompress_to(f, check)
+                check.finish()
+            _remove_input(file)
+
+    _each_file(files, one)
 
 
 @cli.command()
 @_common
-def decompress(file, output, to_stdout, force, quiet, model, threads, workers, gpus,
+def decompress(files, output, to_stdout, force, quiet, model, threads, workers, gpus,
                remove_input):
-    """Decompress FILE.nacz to FILE (the input is kept)."""
+    """Decompress each FILE.nacz to FILE (the input is kept); with -c, one after another
+    to standard output."""
 
     def derive(name: str) -> str:
         if not name.endswith(SUFFIX) or len(name) == len(SUFFIX):
             raise UsageError(f"{name}: unknown suffix; use -o NAME or -c")
         return name[: -len(SUFFIX)]
 
-    target = _target(file, output, to_stdout, derive)
-    opts = RunOptions(file, target, force, quiet, model, threads)
-    if remove_input and target == "-":
-        raise UsageError("--rm needs an output file")
-    _check_target(file, target, force)
-    from .api import Codec
+    files = _input_list(files, output, to_stdout)
+    codec = None
 
-    codec = Codec(opts.model, opts.threads, workers=workers, gpus=parse_gpus(gpus))
-    bar = _progress(opts, "decompress")
-    with _open_input(file) as src:
-        try:
-            with _output(target, force, file) as dst:
-                codec.decompress_to(src, dst, progress=bar)
-        finally:
-            bar.close()
-    if remove_input:  # every checksum passed while decoding
-        _remove_input(file)
+    def one(file: str) -> None:
+        nonlocal codec
+        target = _target(file, output, to_stdout, derive)
+        opts = RunOptions(file, target, force, quiet, model, threads)
+        if remove_input and target == "-":
+            raise UsageError("--rm needs an output file")
+        _check_target(file, target, force)
+        if codec is None:
+            from .api import Codec
+
+            codec = Codec(opts.model, opts.threads, workers=workers, gpus=parse_gpus(gpus))
+        bar = _progress(opts, "decompress")
+        with _open_input(file) as src:
+            try:
+                with _output(target, force, file) as dst:
+                    codec.decompress_to(src, dst, progress=bar)
+            finally:
+                bar.close()
+        if remove_input:  # every checksum passed while decoding
+            _remove_input(file)
+
+    _each_file(files, one)
 
 
 def _remove_input(file: str) -> None:
@@ -390,18 +448,27 @@ def _remove_input(file: str) -> None:
 
 
 @cli.command()
-@click.argument("file", required=False, default="-")
+@click.argument("files", nargs=-1, metavar="[FILE]...")
 @click.option("--model", type=click.Path(dir_okay=False), default=None, help="GGUF model file.")
 @click.option("--threads", type=click.IntRange(1, 256), default=None)
 @click.option("-q", "--quiet", is_flag=True)
-def test(file, model, threads, quiet):
-    """Decode FILE fully and check every checksum; write nothing."""
-    from .api import Codec
+def test(files, model, threads, quiet):
+    """Decode each FILE fully and check every checksum; write nothing."""
+    files = _input_list(files, None, False)
+    codec = None
 
-    with _open_input(file) as src:
-        Codec(model, threads).decompress_to(src, _Discard())
-    if not quiet:
-        click.echo(f"{file}: OK", err=True)
+    def one(file: str) -> None:
+        nonlocal codec
+        if codec is None:
+            from .api import Codec
+
+            codec = Codec(model, threads)
+        with _open_input(file) as src:
+            codec.decompress_to(src, _Discard())
+        if not quiet:
+            click.echo(f"{file}: OK", err=True)
+
+    _each_file(files, one)
 
 
 @cli.command()
@@ -488,17 +555,29 @@ def _error_message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .formats import FormatError
-
+def _data_errors() -> tuple:
     try:
         from .binary_codec import BinaryCodecError
         from .coder import ArithmeticDecodeError, QuantizationError
-
-        data_errors: tuple = (BinaryCodecError, ArithmeticDecodeError, QuantizationError)
     except ImportError:  # pragma: no cover - a broken install still gets one-line errors
-        data_errors = ()
+        return ()
+    return (BinaryCodecError, ArithmeticDecodeError, QuantizationError)
 
+
+def _classify(exc: BaseException) -> tuple[int | None, str]:
+    """(exit code, one-line message) for an error nacz reports, (None, "") for a bug."""
+    from .formats import FormatError
+
+    if isinstance(exc, UsageError):
+        return (1 if isinstance(exc, OutputExistsError) else 2), str(exc)
+    if isinstance(exc, (NaczError, FormatError, OSError, *_data_errors())):
+        return 1, _error_message(exc)
+    if isinstance(exc, MemoryError):
+        return 1, "out of memory"
+    return None, ""
+
+
+def main(argv: list[str] | None = None) -> int:
     import signal
 
     debug = bool(os.environ.get("NACZ_DEBUG"))
@@ -511,10 +590,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread
         pass
     try:
-        cli.main(args=argv, prog_name="nacz", standalone_mode=False)
-        code = 0
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
+        # Without standalone mode click returns the code of an Exit (--version, --help,
+        # or several inputs of which some failed) and the command's value otherwise.
+        rv = cli.main(args=argv, prog_name="nacz", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
     except click.UsageError as exc:
         exc.show(file=sys.stderr)
         code = 2
@@ -531,22 +610,15 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             pass
         code = 1
-    except UsageError as exc:
-        click.echo(f"nacz: error: {exc}", err=True)
-        code = 2 if not isinstance(exc, OutputExistsError) else 1
-    except (NaczError, FormatError, OSError, *data_errors) as exc:
-        if debug:
+    except Exception as exc:
+        code, message = _classify(exc)
+        if debug and not isinstance(exc, UsageError):
             raise
-        click.echo(f"nacz: error: {_error_message(exc)}", err=True)
-        code = 1
-    except MemoryError:
-        click.echo("nacz: error: out of memory", err=True)
-        code = 1
-    except Exception as exc:  # a bug: still one line, but say so
-        if debug:
-            raise
-        click.echo(f"nacz: internal error: {type(exc).__name__}: {exc}", err=True)
-        code = 3
+        if code is None:  # a bug: still one line, but say so
+            click.echo(f"nacz: internal error: {type(exc).__name__}: {exc}", err=True)
+            code = 3
+        else:
+            click.echo(f"nacz: error: {message}", err=True)
     return code
 
 

@@ -63,6 +63,74 @@ def test_file_mode_names_keep_input_and_refuse_overwrite(nacz_cli, tmp_path):
     assert packed.read_bytes() == first
 
 
+def test_outputs_keep_the_inputs_permissions_and_times(nacz_cli, tmp_path):
+    """As with xz and zstd: a file written from a file takes its mode and modification time."""
+    import os
+
+    f = tmp_path / "t.txt"
+    f.write_bytes(TEXT)
+    os.chmod(f, 0o640)
+    os.utime(f, ns=(1_500_000_000_123_456_789, 1_600_000_000_987_654_321))
+    r = nacz_cli("compress", "t.txt")
+    assert r.returncode == 0, r.stderr
+    packed = tmp_path / "t.txt.nacz"
+    assert packed.stat().st_mode & 0o777 == 0o640
+    assert packed.stat().st_mtime_ns == 1_600_000_000_987_654_321
+    os.chmod(packed, 0o604)
+    os.utime(packed, ns=(1_400_000_000_000_000_000, 1_450_000_000_000_000_000))
+    r = nacz_cli("decompress", "t.txt.nacz", "-o", "back.txt")
+    assert r.returncode == 0, r.stderr
+    back = tmp_path / "back.txt"
+    assert back.read_bytes() == TEXT
+    assert back.stat().st_mode & 0o777 == 0o604
+    assert back.stat().st_mtime_ns == 1_450_000_000_000_000_000
+
+
+def test_several_files_in_one_run(nacz_cli, tmp_path):
+    """Like gzip and xz: each input gets its own output; decompress -c concatenates."""
+    other = b"A second input, coded with the same loaded model.\n"
+    (tmp_path / "a.txt").write_bytes(TEXT)
+    (tmp_path / "b.txt").write_bytes(other)
+    r = nacz_cli("compress", "a.txt", "b.txt")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b""
+    assert [ln.split(":")[0] for ln in r.stderr.splitlines()] == ["a.txt", "b.txt"]
+    r = nacz_cli("decompress", "-c", "a.txt.nacz", "b.txt.nacz")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == TEXT + other
+    r = nacz_cli("test", "a.txt.nacz", "b.txt.nacz")
+    assert r.returncode == 0 and r.stderr.splitlines() == ["a.txt.nacz: OK", "b.txt.nacz: OK"]
+
+
+def test_one_bad_file_among_several(nacz_cli, tmp_path):
+    """A failing input is reported by name and the others are still done; the status is
+    non-zero and the bad input leaves no output."""
+    (tmp_path / "a.txt").write_bytes(TEXT)
+    assert nacz_cli("compress", "a.txt").returncode == 0
+    (tmp_path / "a.txt").rename(tmp_path / "a.orig")
+    (tmp_path / "bad.nacz").write_bytes(MAGIC + b"\x03 not really")
+    (tmp_path / "c.txt.nacz").write_bytes((tmp_path / "a.txt.nacz").read_bytes())
+    r = nacz_cli("decompress", "a.txt.nacz", "bad.nacz", "c.txt.nacz")
+    assert r.returncode == 1
+    assert _one_line_error(r).startswith("nacz: error: bad.nacz: ")
+    assert (tmp_path / "a.txt").read_bytes() == TEXT
+    assert (tmp_path / "c.txt").read_bytes() == TEXT
+    assert not (tmp_path / "bad").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("args", [
+    ("compress", "-c", "a", "b"),
+    ("compress", "-o", "x", "a", "b"),
+    ("decompress", "-o", "x", "a.nacz", "b.nacz"),
+    ("decompress", "-", "a.nacz"),
+])
+def test_several_inputs_refuse_a_single_output(nacz_cli, args):
+    r = nacz_cli(*args)
+    assert r.returncode == 2 and r.stdout == b""
+    assert "one input" in _one_line_error(r) or "only input" in r.stderr
+
+
 def test_bad_input_one_line_errors(nacz_cli, tmp_path):
     (tmp_path / "junk.nacz").write_bytes(b"hello world")
     r = nacz_cli("decompress", "junk.nacz")
