@@ -1,19 +1,23 @@
 """One table: nacz against classic compressors, and nacz against the model's raw rate.
 
 Usage:
-    python bench/throughput.py [--nacz-args "..."] [--png FILE] [--no-workers-check] FILE ...
+    python bench/throughput.py [--nacz-args "..."] [--png FILE] [--no-workers-check]
+                               [--repeat N] FILE ...
 
 For every file, in this order (never two model processes at once):
 
-1. gzip -9, bzip2 -9, xz -9e, zstd -19 --long and ``nacz compress``/``decompress`` through
-   the CLI: compressed bytes, bits per byte, compress and decompress KB/s (wall clock, one
-   run each), peak RSS of the nacz process. Every round trip is checked byte for byte.
-2. Unless ``--no-workers-check``: ``nacz compress --workers 2`` must give the very bytes of
-   ``--workers 1`` (the run above).
-3. The raw batched forward rate: the same segments, shards and lockstep groups the codec
-   makes for this file (same window, eviction, stream count and positions), driven by a
-   plain loop of ``StreamSet.advance`` calls with every logits row requested, as the codec
-   requests them, and nothing else: no CDFs, no predictors, no coder.
+1. gzip -9, bzip2 -9, xz -9e, zstd -19 --long through their CLIs: compressed bytes, bits
+   per byte, compress and decompress KB/s (wall clock, one run each).
+2. ``--repeat`` times (default 1): ``nacz compress``/``decompress`` through the CLI (wall
+   clock, peak RSS of the nacz process), then, right after, the raw batched forward rate:
+   the same segments, shards and lockstep groups the codec makes for this file (same
+   window, eviction, stream count and positions), driven by a plain loop of
+   ``StreamSet.advance`` calls with every logits row requested, as the codec requests
+   them, and nothing else: no CDFs, no predictors, no coder. Each nacz run is compared
+   with the raw run next to it (shared machines drift over minutes); the table gives
+   medians. Every round trip is checked byte for byte.
+3. Unless ``--no-workers-check``: ``nacz compress --workers 2`` must give the very bytes of
+   ``--workers 1`` (the runs above).
 
 nacz's tokens/s (tokens of its neural segments over its wall time, model load included)
 is then given as a fraction of the raw rate, and again without nacz's fixed start-up
@@ -136,6 +140,8 @@ def main(argv=None) -> int:
     ap.add_argument("--nacz-args", default="", help="extra options for nacz compress")
     ap.add_argument("--png", default=None, help="write the ratio/speed plot here")
     ap.add_argument("--no-workers-check", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="nacz runs per file, each followed by a raw-rate run (medians)")
     args = ap.parse_args(argv)
 
     import shutil
@@ -151,10 +157,15 @@ def main(argv=None) -> int:
     # nacz's fixed start-up (interpreter, model load, Numba cache, numerics probe, tables):
     # one run each way on a 3-token input, so the table can also give the rate without it.
     tiny = b"hello world\n"
-    tiny_packed, start_c, _ = run_measured(nacz + ["compress", "-q", *extra], tiny)
-    _, start_d, _ = run_measured(nacz + ["decompress", "-q"], tiny_packed)
-    print(f"# nacz start-up (a {len(tiny)}-byte input): compress {start_c:.2f} s, "
-          f"decompress {start_d:.2f} s", flush=True)
+    starts = []
+    for _ in range(args.repeat):
+        tiny_packed, t_c, _ = run_measured(nacz + ["compress", "-q", *extra], tiny)
+        _, t_d, _ = run_measured(nacz + ["decompress", "-q"], tiny_packed)
+        starts.append((t_c, t_d))
+    start_c = float(np.median([t[0] for t in starts]))
+    start_d = float(np.median([t[1] for t in starts]))
+    print(f"# nacz start-up (a {len(tiny)}-byte input, median of {len(starts)}): "
+          f"compress {start_c:.2f} s, decompress {start_d:.2f} s", flush=True)
     print("file\ttool\tbytes\tcompressed\tbits_per_byte\tcompress_KB_s\tdecompress_KB_s"
           "\tpeak_RSS_MB", flush=True)
     for path in args.files:
@@ -170,44 +181,70 @@ def main(argv=None) -> int:
                              c_kbs=kb / tc, d_kbs=kb / td))
             print(f"{name}\t{tool}\t{len(data)}\t{len(packed)}\t{rows[-1]['bpb']:.4f}\t"
                   f"{kb / tc:.2f}\t{kb / td:.2f}\t", flush=True)
-        packed, tc, rss_c = run_measured(nacz + ["compress", "-q", *extra], data)
-        back, td, rss_d = run_measured(nacz + ["decompress", "-q"], packed)
-        if back != data:
-            raise SystemExit(f"{path}: nacz round trip FAILED")
+        # nacz, then the raw rate right after it (this machine is shared: its speed drifts
+        # over minutes, so each nacz run is compared with a raw run next to it), --repeat
+        # times; the table gives the median times.
+        codec = groups = n_tok = None
+        runs = []  # (tc, td, raw tokens/s)
+        rss = 0
+        for rep in range(args.repeat):
+            packed, tc, rss_c = run_measured(nacz + ["compress", "-q", *extra], data)
+            back, td, rss_d = run_measured(nacz + ["decompress", "-q"], packed)
+            if back != data:
+                raise SystemExit(f"{path}: nacz round trip FAILED")
+            rss = max(rss, rss_c, rss_d)
+            if codec is None:
+                # The raw rate runs in this process, after the CLI runs (one model at a time).
+                from nacz.config import config_from_fields
+                from nacz.formats import read_header
+                import io
+
+                header = read_header(io.BytesIO(packed))
+                cfg = config_from_fields(header.config_fields)
+                n_tok = sum(s.n_tokens for s in header.segments)
+                if n_tok:
+                    codec = Codec()
+                    groups = codec_groups(codec, data, cfg)
+                    if sum(len(t) for g in groups for t in g) != n_tok:
+                        raise SystemExit(f"{path}: the bench's shard plan differs from the codec's")
+            rate = None
+            if n_tok:
+                tok, sec = raw_forward_rate(codec, groups, cfg)
+                rate = tok / sec
+            runs.append((tc, td, rate))
+            if n_tok:
+                print(f"# {name} run {rep + 1}: compress {tc:.1f} s, decompress {td:.1f} s, "
+                      f"raw forward right after {rate:.1f} tokens/s", flush=True)
+        tc = float(np.median([r[0] for r in runs]))
+        td = float(np.median([r[1] for r in runs]))
         rows.append(dict(file=name, tool="nacz", bpb=8 * len(packed) / max(1, len(data)),
                          c_kbs=kb / tc, d_kbs=kb / td))
         print(f"{name}\tnacz\t{len(data)}\t{len(packed)}\t{rows[-1]['bpb']:.4f}\t"
-              f"{kb / tc:.2f}\t{kb / td:.2f}\t{max(rss_c, rss_d) / 2**20:.0f}", flush=True)
+              f"{kb / tc:.2f}\t{kb / td:.2f}\t{rss / 2**20:.0f}", flush=True)
         if not args.no_workers_check:
             two, _, _ = run_measured(nacz + ["compress", "-q", "--workers", "2", *extra], data)
             same = "identical" if two == packed else "DIFFERENT"
             print(f"# {name}: --workers 2 output is {same} to --workers 1", flush=True)
             if two != packed:
                 return 1
-        # The raw rate, in this process, after the CLI runs (one model at a time).
-        from nacz.formats import read_header
-        import io
-
-        header = read_header(io.BytesIO(packed))
-        from nacz.config import config_from_fields
-
-        cfg = config_from_fields(header.config_fields)
-        codec = Codec()
-        groups = codec_groups(codec, data, cfg)
-        n_tok = sum(s.n_tokens for s in header.segments)
-        if sum(len(t) for g in groups for t in g) != n_tok:
-            raise SystemExit(f"{path}: the bench's shard plan differs from the codec's")
         if n_tok:
-            tok, sec = raw_forward_rate(codec, groups, cfg)
-            rate = tok / sec
+            def med(values):
+                return float(np.median(values))
+
+            frac_c = med([n_tok / t_c / r for t_c, _, r in runs])
+            frac_d = med([n_tok / t_d / r for _, t_d, r in runs])
+            frac_c0 = med([n_tok / (t_c - start_c) / r for t_c, _, r in runs])
+            frac_d0 = med([n_tok / (t_d - start_d) / r for _, t_d, r in runs])
+            ratio = med([t_d / t_c for t_c, t_d, _ in runs])
+            rate = med([r for _, _, r in runs])
             raw.append(
                 f"{name}: {n_tok} tokens in {sum(len(g) for g in groups)} shards / "
-                f"{len(groups)} group(s), window {cfg.window}: raw forward {rate:.1f} tokens/s; "
-                f"nacz compress {n_tok / tc:.1f} tokens/s ({n_tok / tc / rate:.2f} of raw), "
-                f"decompress {n_tok / td:.1f} tokens/s ({n_tok / td / rate:.2f} of raw); "
-                f"decompress/compress time {td / tc:.2f}; without the start-up: "
-                f"compress {n_tok / (tc - start_c) / rate:.2f}, "
-                f"decompress {n_tok / (td - start_d) / rate:.2f} of raw"
+                f"{len(groups)} group(s), window {cfg.window}, {len(runs)} run(s), medians: "
+                f"raw forward {rate:.1f} tokens/s; "
+                f"nacz compress {n_tok / tc:.1f} tokens/s ({frac_c:.2f} of raw), "
+                f"decompress {n_tok / td:.1f} tokens/s ({frac_d:.2f} of raw); "
+                f"decompress/compress time {ratio:.2f}; without the start-up: "
+                f"compress {frac_c0:.2f}, decompress {frac_d0:.2f} of raw"
             )
             print("# " + raw[-1], flush=True)
         del codec
