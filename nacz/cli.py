@@ -255,6 +255,44 @@ def _target(file: str, output: str | None, to_stdout: bool, derive) -> str:
     return derive(file)
 
 
+def _run_options(file, output, to_stdout, derive, force, quiet, model, threads,
+                 remove_input) -> RunOptions:
+    target = _target(file, output, to_stdout, derive)
+    if remove_input and target == "-":
+        raise UsageError("--rm needs an output file")
+    return RunOptions(file, target, force, quiet, model, threads)
+
+
+class _LazyCodec:
+    """The model, loaded on first use and then kept for every further input."""
+
+    def __init__(self, model, threads, workers: int = 1, gpus: str | None = None):
+        self._args = (model, threads, workers, gpus)
+        self._codec = None
+
+    def get(self):
+        if self._codec is None:
+            from .api import Codec
+
+            model, threads, workers, gpus = self._args
+            self._codec = Codec(model, threads, workers=workers, gpus=parse_gpus(gpus))
+        return self._codec
+
+
+def _transform(opts: RunOptions, desc: str, work) -> tuple[object, int]:
+    """``work(src, dst, progress)`` from ``opts.input`` into ``opts.output`` (written
+    atomically); returns its result and the number of input bytes read from a file."""
+    bar = _progress(opts, desc)
+    with _open_input(opts.input) as src:
+        try:
+            with _output(opts.output, opts.force, opts.input) as dst:
+                result = work(src, dst, bar)
+        finally:
+            bar.close()
+        n_in = src.tell() if opts.input != "-" else 0
+    return result, n_in
+
+
 def _input_list(files: tuple[str, ...], output: str | None, to_stdout: bool) -> list[str]:
     """The inputs in order: stdin when none is given. '-' must be the only input."""
     files = list(files) or ["-"]
@@ -364,29 +402,18 @@ def compress(files, output, to_stdout, force, quiet, model, threads, workers, gp
         ).items() if v is not None
     }
     config = CodecConfig(**changes)
-    codec = None
+    codec = _LazyCodec(model, threads, workers, gpus)
 
     def one(file: str) -> None:
-        nonlocal codec
-        target = _target(file, output, to_stdout, derive)
-        opts = RunOptions(file, target, force, quiet, model, threads)
-        if remove_input and target == "-":
-            raise UsageError("--rm needs an output file")
+        opts = _run_options(file, output, to_stdout, derive, force, quiet, model, threads,
+                            remove_input)
+        target = opts.output
         if target == "-" and sys.stdout.isatty() and not force:
             raise UsageError("compressed data not written to a terminal; use -f to force")
         _check_target(file, target, force)
-        if codec is None:
-            from .api import Codec
-
-            codec = Codec(opts.model, opts.threads, workers=workers, gpus=parse_gpus(gpus))
-        bar = _progress(opts, "compress")
-        with _open_input(file) as src:
-            try:
-                with _output(target, force, file) as dst:
-                    written = codec.compress_to(src, dst, config, progress=bar)
-            finally:
-                bar.close()
-            n_in = src.tell() if file != "-" else 0
+        written, n_in = _transform(opts, "compress",
+                                   lambda src, dst, bar: codec.get().compress_to(
+                                       src, dst, config, progress=bar))
         if file != "-" and target != "-":
             ratio = 8 * written / n_in if n_in else 0.0
             _say(opts, f"{file}: {n_in} -> {written} bytes, {ratio:.3f} bits/byte")
@@ -395,7 +422,7 @@ def compress(files, output, to_stdout, force, quiet, model, threads, workers, gp
             # compare it with the input as it streams out.
             with open(target, "rb") as f, open(file, "rb") as original:
                 check = _CompareWriter(original, f"{target} did not verify; {file} was kept")
-                codec.decompress_to(f, check)
+                codec.get().decompress_to(f, check)
                 check.finish()
             _remove_input(file)
 
@@ -415,26 +442,14 @@ def decompress(files, output, to_stdout, force, quiet, model, threads, workers, 
         return name[: -len(SUFFIX)]
 
     files = _input_list(files, output, to_stdout)
-    codec = None
+    codec = _LazyCodec(model, threads, workers, gpus)
 
     def one(file: str) -> None:
-        nonlocal codec
-        target = _target(file, output, to_stdout, derive)
-        opts = RunOptions(file, target, force, quiet, model, threads)
-        if remove_input and target == "-":
-            raise UsageError("--rm needs an output file")
-        _check_target(file, target, force)
-        if codec is None:
-            from .api import Codec
-
-            codec = Codec(opts.model, opts.threads, workers=workers, gpus=parse_gpus(gpus))
-        bar = _progress(opts, "decompress")
-        with _open_input(file) as src:
-            try:
-                with _output(target, force, file) as dst:
-                    codec.decompress_to(src, dst, progress=bar)
-            finally:
-                bar.close()
+        opts = _run_options(file, output, to_stdout, derive, force, quiet, model, threads,
+                            remove_input)
+        _check_target(file, opts.output, force)
+        _transform(opts, "decompress",
+                   lambda src, dst, bar: codec.get().decompress_to(src, dst, progress=bar))
         if remove_input:  # every checksum passed while decoding
             _remove_input(file)
 
@@ -455,16 +470,11 @@ def _remove_input(file: str) -> None:
 def test(files, model, threads, quiet):
     """Decode each FILE fully and check every checksum; write nothing."""
     files = _input_list(files, None, False)
-    codec = None
+    codec = _LazyCodec(model, threads)
 
     def one(file: str) -> None:
-        nonlocal codec
-        if codec is None:
-            from .api import Codec
-
-            codec = Codec(model, threads)
         with _open_input(file) as src:
-            codec.decompress_to(src, _Discard())
+            codec.get().decompress_to(src, _Discard())
         if not quiet:
             click.echo(f"{file}: OK", err=True)
 

@@ -332,21 +332,10 @@ def _cpu_identity() -> str:
 
 def cached_numerics_fingerprint(backend: LlamaBackend, cfg: CodecConfig) -> bytes:
     """:func:`numerics_fingerprint`, from the user's cache when its key was seen before."""
-    from .model_file import read_cache_table, write_cache_table
+    from .model_file import cached_digest
 
-    key = numerics_cache_key(backend, cfg)
-    table = read_cache_table(_FINGERPRINT_CACHE)
-    hexd = table.get(key)
-    if hexd is not None and len(hexd) == 32:
-        try:
-            return bytes.fromhex(hexd)
-        except ValueError:
-            pass
-    fp = numerics_fingerprint(backend, cfg)
-    table.pop(key, None)
-    table[key] = fp.hex()
-    write_cache_table(_FINGERPRINT_CACHE, table)
-    return fp
+    return cached_digest(_FINGERPRINT_CACHE, numerics_cache_key(backend, cfg), 16,
+                         lambda: numerics_fingerprint(backend, cfg))
 
 
 def numerics_fingerprint(backend: LlamaBackend, cfg: CodecConfig) -> bytes:

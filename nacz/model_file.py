@@ -119,21 +119,30 @@ def write_cache_table(name: str, table: dict[str, str], keep: int = 64) -> None:
         pass
 
 
-def _cached_sha256(p: Path, st: os.stat_result) -> bytes:
-    key = f"{os.path.realpath(p)}|{st.st_size}|{st.st_mtime_ns}"
-    table = read_cache_table("model-sha256.json")
+def cached_digest(table_name: str, key: str, size: int, compute) -> bytes:
+    """``compute()`` (``size`` bytes), stored under ``key`` in the cache table
+    ``table_name``; a stored value is returned without computing when it is well formed."""
+    table = read_cache_table(table_name)
     hexd = table.get(key)
-    if hexd is not None and len(hexd) == 64:
+    if hexd is not None and len(hexd) == 2 * size:
         try:
             return bytes.fromhex(hexd)
         except ValueError:
             pass
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    digest = h.digest()
-    table.pop(key, None)
-    table[key] = digest.hex()
-    write_cache_table("model-sha256.json", table)
-    return digest
+    value = compute()
+    table.pop(key, None)  # re-inserted last: the newest entries are the ones kept
+    table[key] = value.hex()
+    write_cache_table(table_name, table)
+    return value
+
+
+def _cached_sha256(p: Path, st: os.stat_result) -> bytes:
+    def digest() -> bytes:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.digest()
+
+    key = f"{os.path.realpath(p)}|{st.st_size}|{st.st_mtime_ns}"
+    return cached_digest("model-sha256.json", key, 32, digest)
