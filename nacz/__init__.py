@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from .errors import (  # noqa: E402  (errors are plain Python)
     CorruptDataError,
     ModelError,
+    ModelLoadError,
     ModelMismatchError,
     NaczError,
     NumericsMismatchError,
@@ -29,6 +30,7 @@ __all__ = [
     "CodecConfig",
     "CorruptDataError",
     "ModelError",
+    "ModelLoadError",
     "ModelMismatchError",
     "NaczError",
     "NumericsMismatchError",

@@ -312,12 +312,10 @@ class Codec:
     def check_model(self, header: formats.ContainerHeader) -> None:
         # Version 3 files keep the first 8 bytes of the model's SHA-256, older ones all 32.
         if not self.model_file.sha256.startswith(header.model_id):
-            from .model_file import recorded_model_name
+            from .model_file import recorded_model_display
 
-            name, bundled = recorded_model_name(header.model_name)
-            name += " (bundled)" if bundled else ""
             raise ModelMismatchError(
-                f"file was compressed with model {name} "
+                f"file was compressed with model {recorded_model_display(header.model_name)} "
                 f"(sha256 {header.model_id.hex()[:16]}...) but the model in use is "
                 f"{self.model_file.name} (sha256 {self.model_file.sha256.hex()[:16]}...) "
                 f"at {self.model_file.path}; pass --model with the original model"

@@ -26,7 +26,7 @@ import threading
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, ModelLoadError
 from .model_file import ModelFile
 
 _lock = threading.Lock()
@@ -101,7 +101,7 @@ class LlamaBackend:
             params.n_gpu_layers = 0
         else:
             if not L.llama_supports_gpu_offload():
-                raise ModelError(
+                raise ModelLoadError(
                     "--gpus: this llama-cpp-python was built without GPU support "
                     "(reinstall it with CMAKE_ARGS=\"-DGGML_CUDA=on\", see the README)"
                 )
@@ -112,7 +112,7 @@ class LlamaBackend:
             self._model = L.llama_model_load_from_file(str(model.path).encode(), params)
         if not self._model:
             where = "" if gpu is None else f" on GPU {gpu}"
-            raise ModelError(f"llama.cpp could not load model {model.path}{where}")
+            raise ModelLoadError(f"llama.cpp could not load model {model.path}{where}")
         self._vocab = L.llama_model_get_vocab(self._model)
         self.n_vocab = int(L.llama_vocab_n_tokens(self._vocab))
         self.n_ctx_train = int(L.llama_model_n_ctx_train(self._model))

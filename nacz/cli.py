@@ -28,7 +28,7 @@ from typing import BinaryIO, Iterator
 import click
 
 from . import __version__
-from .errors import CorruptDataError, NaczError, OutputExistsError, UsageError
+from .errors import CorruptDataError, ModelLoadError, NaczError, OutputExistsError, UsageError
 
 SUFFIX = ".nacz"
 
@@ -267,7 +267,8 @@ class _LazyCodec:
     """The model, loaded on first use and then kept for every further input."""
 
     def __init__(self, model, threads, workers: int = 1, gpus: str | None = None):
-        self._args = (model, threads, workers, gpus)
+        # A bad --gpus is refused once, before any input, not once per input.
+        self._args = (model, threads, workers, parse_gpus(gpus))
         self._codec = None
 
     def get(self):
@@ -275,7 +276,7 @@ class _LazyCodec:
             from .api import Codec
 
             model, threads, workers, gpus = self._args
-            self._codec = Codec(model, threads, workers=workers, gpus=parse_gpus(gpus))
+            self._codec = Codec(model, threads, workers=workers, gpus=gpus)
         return self._codec
 
 
@@ -307,7 +308,8 @@ def _input_list(files: tuple[str, ...], output: str | None, to_stdout: bool) -> 
 def _each_file(files: list[str], work) -> None:
     """Run ``work(file)`` for each input. With one input its error propagates as is; with
     several, each failure is reported (named by its file) and the others still run, as
-    gzip and xz do; the exit status is then the worst one."""
+    gzip and xz do; the exit status is then the worst one. A model that cannot be loaded
+    stops the run, reported once: every further input would fail the same way."""
     if len(files) == 1:
         work(files[0])
         return
@@ -315,8 +317,8 @@ def _each_file(files: list[str], work) -> None:
     for file in files:
         try:
             work(file)
-        except BrokenPipeError:
-            raise  # the reader is gone: nothing more can be written
+        except (BrokenPipeError, ModelLoadError):
+            raise  # the reader is gone, or the model: nothing more can be done
         except Exception as exc:
             code, message = _classify(exc)
             if code is None:
@@ -490,7 +492,7 @@ def info(file, as_json):
 
     from .config import ConfigError, config_from_fields
     from .formats import read_header
-    from .model_file import recorded_model_name
+    from .model_file import recorded_model_display, recorded_model_name
 
     with _open_input(file) as raw:
         src = _CountingReader(raw)
@@ -528,7 +530,7 @@ def info(file, as_json):
         f"file:        {file}",
         f"original:    {h.original_length} bytes",
         f"compressed:  {compressed} bytes" + (f" ({bpb:.3f} bits/byte)" if bpb else ""),
-        f"model:       {model_name}{' (bundled)' if model_bundled else ''}"
+        f"model:       {recorded_model_display(h.model_name)}"
         f" (sha256 {h.model_id.hex()}{'...' if len(h.model_id) < 32 else ''})",
         "config:      " + ", ".join(f"{k}={v}" for k, v in record["config"].items()),
         f"segments:    {len(h.segments)}",

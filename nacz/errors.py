@@ -25,6 +25,11 @@ class ModelError(NaczError):
     """The model file is missing, unreadable, or not a usable GGUF."""
 
 
+class ModelLoadError(ModelError):
+    """The model could not be found, read or loaded: nothing that needs it can run, so a
+    run over several inputs stops at the first one that needs it."""
+
+
 class ModelMismatchError(ModelError):
     """The compressed file was made with a different model than the one in use."""
 

