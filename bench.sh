@@ -5,6 +5,9 @@
 #                                    time, skip fraction) on alice29, asyoulik, the first
 #                                    64 KiB of lcet10 and plrabn12, fields.c pasted twice,
 #                                    and two held-out texts that are not in the corpus
+#   ./bench.sh layout [WINDOW]       LLM alone and all predictors on alice29, the first 64 KiB
+#                                    of lcet10 and asyoulik and the GPL-3 text, each as it is
+#                                    and with the line-layout folds the codec chooses
 #   ./bench.sh throughput [FILE ...] one table: nacz vs gzip/bzip2/xz/zstd (bits/byte, KB/s,
 #                                    peak RSS), --workers 1 vs 2 identity, the model's raw
 #                                    batched forward rate on the same shards and nacz's
@@ -29,10 +32,18 @@ case "$what" in
     python bench/ablation.py --window "${1:-2048}" \
       "$C/alice29.txt" "$C/asyoulik.txt" "$C/lcet10.txt:65536" "$C/plrabn12.txt:65536" \
       "twice:$C/fields.c:11150" "${held_out[@]}" ;;
+  layout)
+    # Each input as it is and with the line-layout folds the codec chooses (nacz.layout).
+    gpl=/usr/share/common-licenses/GPL-3
+    ins=("$C/alice29.txt" "$C/lcet10.txt:65536" "$C/asyoulik.txt:65536")
+    [ -f "$gpl" ] && ins+=("$gpl")
+    specs=()
+    for i in "${ins[@]}"; do specs+=("$i" "fold:$i"); done
+    python bench/ablation.py --window "${1:-2048}" --configs "llm;+apm (all)" "${specs[@]}" ;;
   throughput) python bench/throughput.py --png bench/throughput.png "${@:-$C/alice29.txt}" ;;
   windows)
     for w in 2048 4096 8192; do
       python bench/ablation.py --window "$w" --configs "llm;+apm (all)" "${1:-$C/alice29.txt}"
     done ;;
-  *) echo "usage: $0 compare|throughput|ablation|windows [...]" >&2; exit 2 ;;
+  *) echo "usage: $0 compare|throughput|ablation|layout|windows [...]" >&2; exit 2 ;;
 esac

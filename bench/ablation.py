@@ -4,7 +4,9 @@ Usage:
     python bench/ablation.py [--window W] [--configs a,b,...] [--out FILE.md] SPEC [SPEC ...]
 
 SPEC is ``PATH`` (whole file), ``PATH:N`` (its first N bytes) or ``twice:PATH:N`` (its first
-N bytes pasted twice: a repetitive input). Each input becomes one stream; all streams
+N bytes pasted twice: a repetitive input); ``fold:SPEC`` is that input with the line-layout
+folds the codec would choose for it (``nacz.layout``): the model codes the folded text, and
+the coded layout plus its 5-byte prefix is added to every configuration's cost. Each input becomes one stream; all streams
 advance in lockstep through ``nacz.backend`` exactly as the codec drives them (start token
 at position 0, window sliding by KV shift), so each stream sees the logits the codec sees
 for a one-shard file. Every configuration codes the same token sequence with its own
@@ -63,15 +65,25 @@ CONFIGS: dict[str, dict] = {
 }
 
 
-def load(spec: str) -> tuple[str, bytes]:
+def load(spec: str) -> tuple[str, bytes, int, float]:
+    """(name, bytes the model codes, original length, bits coded outside the model)."""
+    if spec.startswith("fold:"):
+        from nacz.layout import choose_layout, fold_layout
+
+        name, data, _, _ = load(spec[len("fold:"):])
+        mode = choose_layout(data)
+        folded, layout = fold_layout(data, mode)
+        return f"{name} folded {mode}", folded, len(data), 8.0 * (len(layout) + 5) if mode else 0.0
     if spec.startswith("twice:"):
         _, path, n = spec.split(":")
         data = Path(path).read_bytes()[: int(n)]
-        return f"{Path(path).name}[:{n}]x2", data + data
+        return f"{Path(path).name}[:{n}]x2", data + data, 2 * len(data), 0.0
     if ":" in spec:
         path, n = spec.rsplit(":", 1)
-        return f"{Path(path).name}[:{n}]", Path(path).read_bytes()[: int(n)]
-    return Path(spec).name, Path(spec).read_bytes()
+        data = Path(path).read_bytes()[: int(n)]
+        return f"{Path(path).name}[:{n}]", data, len(data), 0.0
+    data = Path(spec).read_bytes()
+    return Path(spec).name, data, len(data), 0.0
 
 
 def _token_lengths_of(backend) -> np.ndarray:
@@ -103,7 +115,7 @@ def main(argv=None) -> int:
     codec = Codec(threads=args.threads)
     backend = codec.backend
     V = backend.n_vocab
-    streams = [np.asarray(codec.tokenizer.encode(d), dtype=np.int64) for _, d in inputs]
+    streams = [np.asarray(codec.tokenizer.encode(d), dtype=np.int64) for _, d, _, _ in inputs]
     shard_sizes = None
     if args.sharded:
         if len(inputs) != 1:
@@ -116,8 +128,10 @@ def main(argv=None) -> int:
         # bytes per shard, for per-shard figures; the table reports the whole input
         tb = _token_lengths_of(backend)
         shard_sizes = [int(tb[t].sum()) for t in streams]
-        name, data = inputs[0]
-        inputs = [(f"{name} shard {i}", b"\0" * n) for i, n in enumerate(shard_sizes)]
+        name, _, _, outside = inputs[0]
+        if outside:
+            ap.error("--sharded does not take a fold: input")
+        inputs = [(f"{name} shard {i}", b"", n, 0.0) for i, n in enumerate(shard_sizes)]
     n_s = len(streams)
     lengths = np.array([len(t) for t in streams])
     from nacz.codec import _standin
@@ -126,7 +140,7 @@ def main(argv=None) -> int:
     models = [_TokenModels(n_s, V, c) for c in cfgs]
     esc = _EscapeModel(n_s)
     bits = np.zeros((len(cfgs), n_s))
-    esc_bits = np.zeros(n_s)
+    esc_bits = np.array([outside for _, _, _, outside in inputs], dtype=float)
     pred_time = np.zeros(len(cfgs))
     model_time = 0.0
     t_start = time.perf_counter()
@@ -171,13 +185,13 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t_start
 
     total_tokens = int(lengths.sum())
-    sizes = [len(d) for _, d in inputs]
+    sizes = [size for _, _, size, _ in inputs]
     lines = [
         f"window {base.window}, {n_s} streams in lockstep, {total_tokens} tokens, "
         f"wall {wall:.0f} s; model calls {model_time:.0f} s "
         f"({total_tokens / model_time:.1f} tokens/s batched)",
         "",
-        "| configuration | " + " | ".join(f"{n} bpb | Δ" for n, _ in inputs)
+        "| configuration | " + " | ".join(f"{n} bpb | Δ" for n, _, _, _ in inputs)
         + " | predictor ms/token | skipped |",
         "|---|" + "---|---|" * n_s + "---|---|",
     ]
@@ -198,7 +212,7 @@ def main(argv=None) -> int:
             + f" | {1000 * pred_time[c] / total_tokens:.2f} | {100 * skipped:.1f}% |"
         )
     lines.append("")
-    lines.append("tokens: " + ", ".join(f"{n} {len(t)}" for (n, _), t in zip(inputs, streams)))
+    lines.append("tokens: " + ", ".join(f"{n} {len(t)}" for (n, _, _, _), t in zip(inputs, streams)))
     if shard_sizes is not None:
         lines.append("")
         lines.append(f"whole input, {n_s} shards in one group:")

@@ -52,6 +52,9 @@ SEGMENT_ZSTD = 2  # one zstandard frame
 SEGMENT_LZMA2 = 3  # raw LZMA2 stream (xz's codec without its container)
 SEGMENT_X86_LZMA2 = 4  # x86 branch-call filter, then LZMA2
 SEGMENT_SPARC_LZMA2 = 5  # SPARC branch-call filter, then LZMA2
+SEGMENT_NEURAL_FOLDED = 6  # token stream of line-layout-folded text, plus its layout
+#: Kinds coded with the model: they have tokens and belong to a lockstep group.
+NEURAL_KINDS = (SEGMENT_NEURAL, SEGMENT_NEURAL_FOLDED)
 
 _PREFIX = struct.Struct("<8sBBI")
 _MAX_BODY = 64 << 20
@@ -78,7 +81,7 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 _KNOWN_KINDS = (
     SEGMENT_NEURAL, SEGMENT_STORED, SEGMENT_ZSTD, SEGMENT_LZMA2, SEGMENT_X86_LZMA2,
-    SEGMENT_SPARC_LZMA2,
+    SEGMENT_SPARC_LZMA2, SEGMENT_NEURAL_FOLDED,
 )
 _MAX_NAME = 255
 
@@ -292,7 +295,7 @@ def _parse_body(body: bytes, version: int) -> ContainerHeader:
             pcrc, dcrc = c.unpack("<II", "segment checksums")
         if kind not in _KNOWN_KINDS:
             raise UnsupportedVersionError(f"segment {i} has unknown kind {kind}")
-        if kind == SEGMENT_NEURAL:
+        if kind in NEURAL_KINDS:
             if n_tok > n_bytes:
                 raise FormatError(f"segment {i} claims more tokens than bytes")
             if not n_tok or not n_bytes:

@@ -51,6 +51,8 @@ class _Part:
     n_tokens: int = 0
     payload: bytes = b""
     group: int = 0  # within its block until the block is written
+    #: What a folded neural segment's payload starts with: its layout (nacz.layout).
+    prefix: bytes = b""
 
 
 @dataclass(eq=False)
@@ -106,6 +108,11 @@ def _remaining_size(src) -> int | None:
         return st.st_size - src.tell() if stat.S_ISREG(st.st_mode) else None
     except (AttributeError, OSError, ValueError):
         return None
+
+
+def _tokens_payload(payload):
+    """The arithmetic code of a neural segment's tokens (a folded one's is split first)."""
+    return payload[2] if isinstance(payload, tuple) else payload
 
 
 # Segment kinds <-> nacz.binary_codec method ids (both fixed by hand).
@@ -233,11 +240,11 @@ class Codec:
             ):
                 if payloads is not None:
                     for m, payload in zip(block.groups[gi], payloads):
-                        m.payload, m.tokens = payload, None
+                        m.payload, m.tokens = m.prefix + payload, None
                 if gi < len(block.groups) - 1:
                     continue  # the block is written once its last group is coded
                 for p in block.parts:
-                    if p.kind == formats.SEGMENT_NEURAL:
+                    if p.kind in formats.NEURAL_KINDS:
                         # Binary segments carry the group number of the neural segments
                         # before them, keeping the table's groups in order.
                         group = group_base + p.group
@@ -252,7 +259,7 @@ class Codec:
                 done["bytes"] += block.n_bytes
                 if progress is not None:
                     progress(done["bytes"], total(), done["bits"])
-            has_neural = any(s.kind == formats.SEGMENT_NEURAL for s in segments)
+            has_neural = any(s.kind in formats.NEURAL_KINDS for s in segments)
             n_fp = formats.FINGERPRINT_BYTES[formats.FORMAT_VERSION]
             header = formats.ContainerHeader(
                 model_id=self.model_file.sha256[: formats.MODEL_ID_BYTES[formats.FORMAT_VERSION]],
@@ -292,20 +299,36 @@ class Codec:
                 for a, b in plan_shards(len(tokens), cfg):
                     shard = tokens[a:b]
                     raw = self.tokenizer.decode(shard)
-                    parts.append(_Part(formats.SEGMENT_NEURAL, len(raw), zlib.crc32(raw),
-                                       tokens=shard, n_tokens=len(shard)))
+                    parts.append(self._neural_part(raw, shard, cfg))
             else:
                 from .binary_codec import compress_binary
 
                 method, payload = compress_binary(piece)
                 parts.append(_Part(_KIND_OF_METHOD[method], len(piece), zlib.crc32(piece),
                                    payload=payload))
-        neural = [p for p in parts if p.kind == formats.SEGMENT_NEURAL]
+        neural = [p for p in parts if p.kind in formats.NEURAL_KINDS]
         groups = [neural[g : g + cfg.max_streams] for g in range(0, len(neural), cfg.max_streams)]
         for gi, members in enumerate(groups):
             for m in members:
                 m.group = gi
         return _Block(parts, groups, len(data))
+
+    def _neural_part(self, raw: bytes, tokens: np.ndarray, cfg: CodecConfig) -> _Part:
+        """A shard of text as a neural segment, its line layout folded if that pays."""
+        mode = 0
+        if cfg.layout:
+            from .layout import choose_layout
+
+            mode = choose_layout(raw, cfg.layout)
+        if not mode:
+            return _Part(formats.SEGMENT_NEURAL, len(raw), zlib.crc32(raw), tokens=tokens,
+                         n_tokens=len(tokens))
+        from .layout import fold_layout, pack_folded_payload
+
+        folded, layout = fold_layout(raw, mode)
+        tokens = self.tokenizer.encode(folded)
+        return _Part(formats.SEGMENT_NEURAL_FOLDED, len(raw), zlib.crc32(raw), tokens=tokens,
+                     n_tokens=len(tokens), prefix=pack_folded_payload(mode, layout, b""))
 
     # -- decompression -----------------------------------------------------------------
 
@@ -332,6 +355,8 @@ class Codec:
         can come after some output was written: callers that must not leave partial
         output (the CLI) write to a temporary file.
         """
+        from .layout import split_folded_payload, unfold_layout
+
         header = formats.read_header(src)
         try:
             cfg = config_from_fields(header.config_fields)
@@ -343,7 +368,7 @@ class Codec:
             raise CorruptDataError("header claims data but holds no segments")
         members: dict[int, list[int]] = {}
         for i, seg in enumerate(segs):
-            if seg.kind == formats.SEGMENT_NEURAL:
+            if seg.kind in formats.NEURAL_KINDS:
                 members.setdefault(seg.group, []).append(i)
         if any(len(m) > cfg.max_streams for m in members.values()):
             raise formats.FormatError("a segment group has more streams than max_streams")
@@ -362,14 +387,19 @@ class Codec:
             # outside every span; units are decoded and written in table order.
             i = 0
             while i < len(segs):
-                if segs[i].kind == formats.SEGMENT_NEURAL:
+                if segs[i].kind in formats.NEURAL_KINDS:
                     span = range(i, members[segs[i].group][-1] + 1)
                 else:
                     span = range(i, i + 1)
                 payloads = [reader.read() for _ in span]
-                neural = [k for k, j in enumerate(span) if segs[j].kind == formats.SEGMENT_NEURAL]
+                neural = [k for k, j in enumerate(span) if segs[j].kind in formats.NEURAL_KINDS]
+                for k in neural:
+                    if segs[span[k]].kind == formats.SEGMENT_NEURAL_FOLDED:
+                        # (layout bits, coded layout) wait here; the tokens go to the model.
+                        mode, layout, tokens_payload = split_folded_payload(payloads[k])
+                        payloads[k] = (mode, layout, tokens_payload)
                 job = ("decode", cfg, [segs[span[k]].n_tokens for k in neural],
-                       [payloads[k] for k in neural]) if neural else None
+                       [_tokens_payload(payloads[k]) for k in neural]) if neural else None
                 yield (span, payloads), job
                 i = span.stop
 
@@ -391,6 +421,9 @@ class Codec:
                 seg = segs[j]
                 if seg.kind == formats.SEGMENT_NEURAL:
                     piece = self.tokenizer.decode(next(decoded))
+                elif seg.kind == formats.SEGMENT_NEURAL_FOLDED:
+                    mode, layout, _ = payload
+                    piece = unfold_layout(self.tokenizer.decode(next(decoded)), mode, layout)
                 else:
                     piece = decompress_binary(_METHOD_OF_KIND[seg.kind], payload, seg.n_bytes)
                 if len(piece) != seg.n_bytes or zlib.crc32(piece) != seg.data_crc32:

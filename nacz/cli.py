@@ -214,22 +214,33 @@ def parse_gpus(text: str | None) -> tuple[int, ...]:
     return parse(text)
 
 
-def parse_predictors(text: str) -> int:
-    """'all', 'none' or a comma list of predictor names -> the config's bit mask."""
-    from .config import PRED_ALL, PRED_SHARED, PREDICTOR_NAMES
-
+def _parse_bit_names(text: str, names: dict[str, int], all_bits: int, what: str) -> int:
+    """'all', 'none' or a comma list of ``names`` -> their bits or'ed together."""
     words = [w.strip().lower() for w in text.split(",") if w.strip()]
     if words == ["all"]:
-        return PRED_ALL | PRED_SHARED
+        return all_bits
     if words in ([], ["none"]):
         return 0
     mask = 0
     for w in words:
-        if w not in PREDICTOR_NAMES:
-            known = ", ".join(PREDICTOR_NAMES)
-            raise UsageError(f"unknown predictor {w!r} (known: {known}, or all / none)")
-        mask |= PREDICTOR_NAMES[w]
+        if w not in names:
+            raise UsageError(f"unknown {what} {w!r} (known: {', '.join(names)}, or all / none)")
+        mask |= names[w]
     return mask
+
+
+def parse_predictors(text: str) -> int:
+    """'all', 'none' or a comma list of predictor names -> the config's bit mask."""
+    from .config import PRED_ALL, PRED_SHARED, PREDICTOR_NAMES
+
+    return _parse_bit_names(text, PREDICTOR_NAMES, PRED_ALL | PRED_SHARED, "predictor")
+
+
+def parse_layout(text: str) -> int:
+    """'all', 'none' or a comma list of fold names -> the config's layout bits."""
+    from .config import LAYOUT_ALL, LAYOUT_NAMES
+
+    return _parse_bit_names(text, LAYOUT_NAMES, LAYOUT_ALL, "layout fold")
 
 
 def _check_target(file: str, target: str, force: bool) -> None:
@@ -373,6 +384,12 @@ def cli() -> None:
     "what they learn (part of 'all'; recorded in the file).",
 )
 @click.option(
+    "--layout", type=str, default=None, metavar="LIST",
+    help="Line-layout folds a text may use when they pay: 'all' (default), 'none', or a "
+    "comma list of crlf (CR LF line ends), wrap (soft line breaks), spaces (two spaces "
+    "between words) (recorded in the file).",
+)
+@click.option(
     "--bias-rate", type=click.FloatRange(0.0, 1.0), default=None,
     help="Learning rate of the adaptive bias head (recorded in the file).",
 )
@@ -383,7 +400,7 @@ def cli() -> None:
 )
 def compress(files, output, to_stdout, force, quiet, model, threads, workers, gpus,
              remove_input, window, temperature, max_streams, min_shard_tokens, block_size,
-             predictors, bias_rate, skip_min_match):
+             predictors, layout, bias_rate, skip_min_match):
     """Compress each FILE to FILE.nacz (the input is kept)."""
     from .config import CodecConfig
 
@@ -401,6 +418,7 @@ def compress(files, output, to_stdout, force, quiet, model, threads, workers, gp
             min_shard_tokens=min_shard_tokens, block_size=block_size, rate_bias=bias_rate,
             skip_min_match=skip_min_match,
             predictors=None if predictors is None else parse_predictors(predictors),
+            layout=None if layout is None else parse_layout(layout),
         ).items() if v is not None
     }
     config = CodecConfig(**changes)
@@ -554,7 +572,8 @@ def _config_record(cfg) -> dict:
     return record
 
 
-_KIND_NAMES = {0: "neural", 1: "stored", 2: "zstd", 3: "lzma2", 4: "x86+lzma2", 5: "sparc+lzma2"}
+_KIND_NAMES = {0: "neural", 1: "stored", 2: "zstd", 3: "lzma2", 4: "x86+lzma2", 5: "sparc+lzma2",
+               6: "neural+fold"}
 
 
 # -- entry point: the one place that decides exit codes ----------------------------------

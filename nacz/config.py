@@ -38,6 +38,16 @@ DEFAULT_MAX_STREAMS = 16
 #: whole-input plan would code them.
 DEFAULT_BLOCK_SIZE = 8 << 20
 
+# Line-layout fold bits of ``CodecConfig.layout`` (``nacz.layout``), fixed by hand.
+LAYOUT_CRLF = 1  #: CR LF line ends stored as LF
+LAYOUT_WRAP = 2  #: soft line breaks stored as spaces
+LAYOUT_SPACES = 4  #: two spaces between words stored as one
+LAYOUT_ALL = LAYOUT_CRLF | LAYOUT_WRAP | LAYOUT_SPACES
+LAYOUT_NAMES = {"crlf": LAYOUT_CRLF, "wrap": LAYOUT_WRAP, "spaces": LAYOUT_SPACES}
+#: Every fold allowed: measured on the first 40,000 bytes of alice29.txt, its CR LF line
+#: ends and soft line breaks cost the model 4.2% of its bits (bench/ABLATION_NOTES.md).
+DEFAULT_LAYOUT = LAYOUT_ALL
+
 # Predictor component bits of ``CodecConfig.predictors``, fixed by hand (never renumber).
 PRED_BIAS = 1  #: adaptive per-token bias head (log domain, SGD on the coding loss)
 PRED_NGRAM = 2  #: online token n-gram model, mixed in by learned weights
@@ -89,6 +99,10 @@ class CodecConfig:
     #: the bits of inputs longer than one block. The decoder does not need it (the segment
     #: table says everything); it is recorded so that a file says how to remake it.
     block_size: int = DEFAULT_BLOCK_SIZE
+    #: Line-layout folds a text segment may use (``nacz.layout.LAYOUT_*`` bits: CR LF,
+    #: soft line breaks, two spaces); which ones it does use is decided from its bytes and
+    #: recorded in its payload. 0 codes the text as it is.
+    layout: int = DEFAULT_LAYOUT
     #: llama.cpp's flash-attention kernel. Off: on CPU its results depend on the thread
     #: count (measured: 1 vs 2 threads gave different bitstreams), which a codec cannot allow.
     flash_attn: bool = False
@@ -146,6 +160,8 @@ class CodecConfig:
         if not isinstance(self.block_size, int) or not 1024 <= self.block_size < 2**32:
             raise UsageError(f"block size must be an integer in 1024..2^32-1 bytes, "
                              f"got {self.block_size!r}")
+        if not isinstance(self.layout, int) or self.layout & ~LAYOUT_ALL or self.layout < 0:
+            raise UsageError(f"unknown layout bits in {self.layout!r}")
         self._check_predictors()
 
     def _check_predictors(self) -> None:
@@ -200,6 +216,10 @@ _BY_ID = {fid: (name, fmt) for fid, name, fmt in _FIELDS}
 # one block of 8 MiB codes them) keep their bytes and still read.
 _ID_BLOCK_SIZE = 11
 _BY_ID[_ID_BLOCK_SIZE] = ("block_size", "<I")
+# Field 12 is written only when layout is not 0, and absent means 0: files made before
+# the folds existed coded their text as it was.
+_ID_LAYOUT = 12
+_BY_ID[_ID_LAYOUT] = ("layout", "<B")
 
 # Field 9 exists only when predictors != 0. It holds either one byte, the id of a preset
 # below, or the full parameter layout (see formats/FORMAT.md): count and list of n-gram
@@ -262,8 +282,12 @@ _ID_CONFIG_PRESET = 10
 CONFIG_PRESETS: dict[int, dict] = {
     # the defaults of 2026-11-23: window 2048, all predictors shared, predictor preset 1
     1: dict(window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
-            min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, predictors=127,
-            **PREDICTOR_PRESETS[1]),
+            min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=0,
+            predictors=127, **PREDICTOR_PRESETS[1]),
+    # the defaults of 2026-11-24: preset 1 plus every line-layout fold
+    2: dict(window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
+            min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=7,
+            predictors=127, **PREDICTOR_PRESETS[1]),
 }
 
 
@@ -277,6 +301,8 @@ def config_to_fields(cfg: CodecConfig, compact: bool = False) -> dict[int, bytes
     fields = {fid: struct.pack(fmt, getattr(cfg, name)) for fid, name, fmt in _FIELDS}
     if cfg.block_size != DEFAULT_BLOCK_SIZE:
         fields[_ID_BLOCK_SIZE] = struct.pack("<I", cfg.block_size)
+    if cfg.layout:
+        fields[_ID_LAYOUT] = struct.pack("<B", cfg.layout)
     if cfg.predictors:
         fields[_ID_PREDICTOR_PARAMS] = _pack_predictor_params(cfg)
     return fields
@@ -303,6 +329,7 @@ def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
         if fmt == "<?" and raw not in (b"\x00", b"\x01"):
             raise ConfigError(f"config field {name} is not a boolean")
         (values[name],) = struct.unpack(fmt, raw)
+    values.setdefault("layout", 0)  # field 12 absent: the text was coded as it was
     missing = [name for _, name, _ in _FIELDS if name not in values]
     if missing:
         raise ConfigError(f"config lacks field(s): {', '.join(missing)}")

@@ -22,7 +22,7 @@ class OutputExistsError(UsageError):
 
 
 class ModelError(NaczError):
-    """The model file is missing, unreadable, or not a usable GGUF."""
+    """The model cannot be used for this run or this file (the subclasses say why)."""
 
 
 class ModelLoadError(ModelError):

@@ -24,7 +24,7 @@ from nacz.errors import UsageError
 def test_config_round_trip_by_fixed_ids():
     cfg = CodecConfig(window=512, temperature=0.9, max_streams=4, predictors=0)
     fields = config_to_fields(cfg)
-    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8]  # no predictor fields when off
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 12]  # no predictor fields when off
     assert config_from_fields(fields) == cfg
     assert fields[1] == (512).to_bytes(4, "little")
     assert fields[8] == bytes(4)
@@ -32,33 +32,39 @@ def test_config_round_trip_by_fixed_ids():
 
 def test_default_predictor_parameters_are_preset_1():
     fields = config_to_fields(CodecConfig())
-    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12]
     assert fields[9] == b"\x01"  # one byte: the preset id
     assert config_from_fields(fields) == CodecConfig()
 
 
-def test_default_config_is_config_preset_1_in_one_byte():
+def test_default_config_is_config_preset_2_in_one_byte():
     cfg = CodecConfig()
-    assert config_to_fields(cfg, compact=True) == {10: b"\x01"}
-    assert config_from_fields({10: b"\x01"}) == cfg
+    assert config_to_fields(cfg, compact=True) == {10: b"\x02"}
+    assert config_from_fields({10: b"\x02"}) == cfg
+    # preset 1, the default before the line-layout folds, is that config without them
+    assert config_to_fields(cfg.replace(layout=0), compact=True) == {10: b"\x01"}
+    assert config_from_fields({10: b"\x01"}) == cfg.replace(layout=0)
     # anything else is written field by field, and reads back the same
     other = cfg.replace(window=4096)
     fields = config_to_fields(other, compact=True)
     assert 10 not in fields and config_from_fields(fields) == other
     with pytest.raises(ConfigError, match="unknown config preset"):
-        config_from_fields({10: b"\x02"})
+        config_from_fields({10: b"\x03"})
     with pytest.raises(ConfigError, match="cannot come with other fields"):
-        config_from_fields({**config_to_fields(cfg), 10: b"\x01"})
+        config_from_fields({**config_to_fields(cfg), 10: b"\x02"})
 
 
 def test_config_preset_1_is_frozen():
-    """Released files name config preset 1 by its id: its values may never change."""
+    """Released files name config presets by their id: their values may never change.
+    (Preset 1 was released before the ``layout`` field existed; its files were coded
+    without folds, which is what ``layout=0`` says.)"""
     from nacz.config import CONFIG_PRESETS
 
     assert CONFIG_PRESETS[1] == dict(
         window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
-        min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, predictors=127,
-        **PREDICTOR_PRESETS[1])
+        min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=0,
+        predictors=127, **PREDICTOR_PRESETS[1])
+    assert CONFIG_PRESETS[2] == dict(CONFIG_PRESETS[1], layout=7)
 
 
 def test_preset_1_is_frozen():
@@ -78,8 +84,9 @@ def test_custom_predictor_fields_round_trip_with_pinned_layout():
         skip_min_match=24, skip_confidence=0.9,
     )
     fields = config_to_fields(cfg)
-    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12]
     assert config_from_fields(fields) == cfg
+    assert fields[12] == bytes([7])  # every line-layout fold allowed
     assert fields[8] == (PRED_BIAS | PRED_MATCH).to_bytes(4, "little") == bytes([5, 0, 0, 0])
     # Field 9: order count, orders, six u8 sizes, u16 skip_min_match, 13 f64 (FORMAT.md).
     raw = fields[9]
