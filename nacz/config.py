@@ -42,8 +42,10 @@ DEFAULT_BLOCK_SIZE = 8 << 20
 LAYOUT_CRLF = 1  #: CR LF line ends stored as LF
 LAYOUT_WRAP = 2  #: soft line breaks stored as spaces
 LAYOUT_SPACES = 4  #: two spaces between words stored as one
-LAYOUT_ALL = LAYOUT_CRLF | LAYOUT_WRAP | LAYOUT_SPACES
-LAYOUT_NAMES = {"crlf": LAYOUT_CRLF, "wrap": LAYOUT_WRAP, "spaces": LAYOUT_SPACES}
+LAYOUT_QUOTES = 8  #: typewriter opening quotes (backquote) stored as apostrophes
+LAYOUT_ALL = LAYOUT_CRLF | LAYOUT_WRAP | LAYOUT_SPACES | LAYOUT_QUOTES
+LAYOUT_NAMES = {"crlf": LAYOUT_CRLF, "wrap": LAYOUT_WRAP, "spaces": LAYOUT_SPACES,
+                "quotes": LAYOUT_QUOTES}
 #: Every fold allowed: measured on the first 40,000 bytes of alice29.txt, its CR LF line
 #: ends and soft line breaks cost the model 4.2% of its bits (bench/ABLATION_NOTES.md).
 DEFAULT_LAYOUT = LAYOUT_ALL
@@ -286,7 +288,7 @@ CONFIG_PRESETS: dict[int, dict] = {
             predictors=127, **PREDICTOR_PRESETS[1]),
     # the defaults of 2026-11-24: preset 1 plus every line-layout fold
     2: dict(window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
-            min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=7,
+            min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=15,
             predictors=127, **PREDICTOR_PRESETS[1]),
 }
 

@@ -12,6 +12,9 @@ before it is tokenized:
   it was a line break, predicted from the column the line would reach with the next word.
 - ``LAYOUT_SPACES``: every two spaces between non-blank characters become one; one flag
   per such single space (not a line break) says whether it was two.
+- ``LAYOUT_QUOTES``: every backquote (the typewriter opening quote of `this' style)
+  becomes an apostrophe, which is what the model knows as an opening single quote; one
+  flag per apostrophe of the folded text, in the context of its neighbours, restores it.
 
 Invariants:
 - ``unfold_layout(*fold_layout(data, mode)) == data`` for every byte string and mode; the
@@ -34,7 +37,7 @@ import struct
 import numpy as np
 
 from .coder import PRECISION_BITS, TOTAL, ArithmeticDecoder, ArithmeticEncoder
-from .config import LAYOUT_ALL, LAYOUT_CRLF, LAYOUT_SPACES, LAYOUT_WRAP
+from .config import LAYOUT_ALL, LAYOUT_CRLF, LAYOUT_QUOTES, LAYOUT_SPACES, LAYOUT_WRAP
 from .errors import CorruptDataError
 
 #: Bytes that end a word. Folds only touch runs bounded by bytes outside this set.
@@ -51,6 +54,7 @@ _IS_BLANK[list(_BLANK)] = True
 _SAVED_PER_CR = 0.8
 _SAVED_PER_BREAK = 2.8
 _SAVED_PER_SPACE = 1.45
+_SAVED_PER_QUOTE = 0.9
 _MIN_FOLDS = 8
 _FOLD_OVERHEAD_BITS = 8 * 9
 # Contexts of the line-break flag: the column the line would reach with the next word,
@@ -220,6 +224,36 @@ def _code_crs(lf_text: bytes, sink, has_cr: np.ndarray | None) -> np.ndarray:
     return out
 
 
+_QUOTE_BEFORE = np.full(256, 3, dtype=np.int64)  # 0 blank, 1 opener, 2 alphanumeric, 3 other
+_QUOTE_BEFORE[list(_BLANK)] = 0
+_QUOTE_BEFORE[list(b"([{<'\"")] = 1
+_QUOTE_BEFORE[list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = 2
+_QUOTE_AFTER = np.full(256, 2, dtype=np.int64)  # 0 alphanumeric, 1 blank, 2 other
+_QUOTE_AFTER[list(_BLANK)] = 1
+_QUOTE_AFTER[list(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = 0
+
+
+def _code_quotes(folded: bytes, sink, was_backquote: np.ndarray | None) -> np.ndarray:
+    """Code (or decode) for every apostrophe of ``folded`` whether it was a backquote."""
+    a = np.frombuffer(folded, dtype=np.uint8)
+    at = np.flatnonzero(a == 0x27)
+    padded = np.concatenate(([0x20], a, [0x20])).astype(np.int64)  # text edges are blank
+    ctx = (_QUOTE_BEFORE[padded[at]] * 3 + _QUOTE_AFTER[padded[at + 2]]).tolist()
+    model = _BitModel(12)
+    out = np.zeros(len(at), dtype=np.int64)
+    for k, c in enumerate(ctx):
+        bit = sink.code(model.cdf(c), 0 if was_backquote is None else int(was_backquote[k]))
+        model.update(c, bit)
+        out[k] = bit
+    return out
+
+
+def _fold_quotes(text: bytes) -> tuple[bytes, np.ndarray]:
+    folded = text.replace(b"`", b"'")
+    a = np.frombuffer(text, dtype=np.uint8)
+    return folded, a[np.frombuffer(folded, dtype=np.uint8) == 0x27] == 0x60
+
+
 def _fold_crlf(data: bytes) -> tuple[bytes, np.ndarray]:
     a = np.frombuffer(data, dtype=np.uint8)
     lf = np.flatnonzero(a == 0x0A)
@@ -265,6 +299,14 @@ def choose_layout(data: bytes, allowed: int = LAYOUT_ALL) -> int:
             mode |= fold
             base = cost
             gain += fold_gain
+    if allowed & LAYOUT_QUOTES and data.count(b"`") >= _MIN_FOLDS:
+        quoted, was_backquote = _fold_quotes(data)
+        cost = _CostSink()
+        _code_quotes(quoted, cost, was_backquote)
+        quote_gain = 0.5 * _SAVED_PER_QUOTE * int(was_backquote.sum()) - cost.bits
+        if quote_gain >= 0:
+            mode |= LAYOUT_QUOTES
+            gain += quote_gain
     return mode if gain > _FOLD_OVERHEAD_BITS else 0
 
 
@@ -276,9 +318,13 @@ def fold_layout(data: bytes, mode: int) -> tuple[bytes, bytes]:
     has_cr = None
     if mode & LAYOUT_CRLF:
         data, has_cr = _fold_crlf(data)
-    folded, kinds = _fold_runs(data, mode)
+    runs_folded, kinds = _fold_runs(data, mode)
+    folded = runs_folded
+    if mode & LAYOUT_QUOTES:
+        folded, was_backquote = _fold_quotes(runs_folded)
+        _code_quotes(folded, sink, was_backquote)
     if mode & (LAYOUT_WRAP | LAYOUT_SPACES):
-        _code_flags(folded, mode, sink, kinds)
+        _code_flags(runs_folded, mode, sink, kinds)
     if has_cr is not None:
         _code_crs(data, sink, has_cr)
     return folded, sink.encoder.finish()
@@ -290,6 +336,11 @@ def unfold_layout(folded: bytes, mode: int, coded: bytes) -> bytes:
     if mode & ~LAYOUT_ALL:
         raise CorruptDataError(f"segment uses unknown layout bits {mode:#x}")
     sink = _DecoderSink(coded)
+    if mode & LAYOUT_QUOTES:
+        was_backquote = _code_quotes(folded, sink, None)
+        a = np.frombuffer(folded, dtype=np.uint8).copy()
+        a[np.flatnonzero(a == 0x27)[was_backquote == 1]] = 0x60
+        folded = a.tobytes()
     text = folded
     if mode & (LAYOUT_WRAP | LAYOUT_SPACES):
         kinds = _code_flags(folded, mode, sink, None)

@@ -192,6 +192,17 @@ def test_wrong_model_is_refused_naming_both(nacz_cli, tmp_path):
     assert not (tmp_path / "t").exists()
 
 
+def rec_of(nacz_cli, tmp_path, *options):
+    """``info --json`` of TEXT compressed with ``options``, after checking its round trip."""
+    import json
+
+    r = nacz_cli("compress", *options, input=TEXT)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "o.nacz").write_bytes(r.stdout)
+    assert nacz_cli("decompress", "-c", "o.nacz").stdout == TEXT
+    return json.loads(nacz_cli("info", "--json", "o.nacz").stdout)
+
+
 def test_info_and_test_commands(nacz_cli, tmp_path):
     r = nacz_cli("compress", input=TEXT)
     (tmp_path / "t.nacz").write_bytes(r.stdout)
@@ -215,5 +226,12 @@ def test_info_and_test_commands(nacz_cli, tmp_path):
     assert nacz_cli("decompress", "-c", "u.nacz").stdout == TEXT
     r = nacz_cli("compress", "--predictors", "bias,magic", input=TEXT)
     assert r.returncode == 2 and "unknown predictor 'magic'" in r.stderr
+    # --best: one stream, window 8192, unless told otherwise; --layout: recorded folds
+    cfg = rec_of(nacz_cli, tmp_path, "--best")["config"]
+    assert (cfg["window"], cfg["max_streams"], cfg["layout"]) == (8192, 1, 15)
+    cfg = rec_of(nacz_cli, tmp_path, "--best", "--window", "4096", "--layout", "crlf,wrap")["config"]
+    assert (cfg["window"], cfg["max_streams"], cfg["layout"]) == (4096, 1, 3)
+    r = nacz_cli("compress", "--layout", "crlf,tabs", input=TEXT)
+    assert r.returncode == 2 and "unknown layout fold 'tabs'" in r.stderr
     r = nacz_cli("test", "t.nacz")
     assert r.returncode == 0 and r.stdout == b""

@@ -64,7 +64,7 @@ def test_config_preset_1_is_frozen():
         window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
         min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=0,
         predictors=127, **PREDICTOR_PRESETS[1])
-    assert CONFIG_PRESETS[2] == dict(CONFIG_PRESETS[1], layout=7)
+    assert CONFIG_PRESETS[2] == dict(CONFIG_PRESETS[1], layout=15)
 
 
 def test_preset_1_is_frozen():
@@ -86,7 +86,7 @@ def test_custom_predictor_fields_round_trip_with_pinned_layout():
     fields = config_to_fields(cfg)
     assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12]
     assert config_from_fields(fields) == cfg
-    assert fields[12] == bytes([7])  # every line-layout fold allowed
+    assert fields[12] == bytes([15])  # every line-layout fold allowed
     assert fields[8] == (PRED_BIAS | PRED_MATCH).to_bytes(4, "little") == bytes([5, 0, 0, 0])
     # Field 9: order count, orders, six u8 sizes, u16 skip_min_match, 13 f64 (FORMAT.md).
     raw = fields[9]
