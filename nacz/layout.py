@@ -146,12 +146,12 @@ def _fold_runs(text: bytes, mode: int) -> tuple[bytes, np.ndarray]:
     a = np.frombuffer(text, dtype=np.uint8)
     n = len(a)
     if n < 3:
-        return text, np.zeros(0, dtype=np.int64)
+        return text, np.zeros(0, dtype=np.int8)
     blank = _IS_BLANK[a]
     left = ~blank[:-2]  # non-blank before position i (i = 1 .. n-2)
     lf = (a[1:-1] == 0x0A) & left & ~blank[2:] if mode & LAYOUT_WRAP else None
     keep = np.ones(n, dtype=bool)
-    kind = np.zeros(n, dtype=np.int64)
+    kind = np.zeros(n, dtype=np.int8)  # 0 space, 1 line break, 2 two spaces
     out = a.copy()
     if lf is not None:
         at = np.flatnonzero(lf) + 1
