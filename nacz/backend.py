@@ -14,6 +14,9 @@ Invariants the codec relies on:
   Nothing is ever re-evaluated.
 - Nothing is printed to stdout: llama.cpp's log goes nowhere (or to stderr when verbose),
   and the process's stdout is pointed at stderr while the model loads.
+- The thread count is only a speed setting: ``threads`` is a cap, and each call uses the
+  cores other programs leave free (:mod:`nacz.cpu_share`); llama.cpp's CPU logits do not
+  depend on it (tested with the count switched at every call).
 """
 
 from __future__ import annotations
@@ -96,6 +99,11 @@ class LlamaBackend:
         self.model_file = model
         self.threads = threads or default_threads()
         self.gpu = gpu
+        from .cpu_share import CpuShare
+
+        #: Threads per call: ``threads`` at most, fewer while other programs use the cores.
+        #: A GPU run keeps its count (its threads mostly wait for the device).
+        self.cpu_share = CpuShare(self.threads if gpu is None else 1)
         params = L.llama_model_default_params()
         if gpu is None:
             params.n_gpu_layers = 0
@@ -209,6 +217,7 @@ class StreamSet:
             raise ModelError("this model's KV cache cannot shift positions")
         self._batch = L.llama_batch_init(n_streams, 0, 1)
         self._pos = np.zeros(n_streams, dtype=np.int64)
+        self._threads = backend.threads
 
     def advance(self, stream_ids, tokens, want_logits=None) -> np.ndarray:
         """Append ``tokens[k]`` to stream ``stream_ids[k]`` for each k, in one decode call.
@@ -244,6 +253,11 @@ class StreamSet:
             b.logits[n - 1] = 1
             n_out = 1
         b.n_tokens = n
+        if self._backend.gpu is None:
+            want = self._backend.cpu_share.threads()
+            if want != self._threads:
+                L.llama_set_n_threads(self._ctx, want, want)
+                self._threads = want
         rc = L.llama_decode(self._ctx, b)
         if rc != 0:
             raise ModelError(f"llama_decode failed with status {rc}")
