@@ -296,6 +296,15 @@ class Codec:
             piece = data[start:end]
             if kind == "text":
                 tokens = self.tokenizer.encode(piece)
+                if cfg.model_gate:
+                    estimate, classic = self.gate_estimate(piece, tokens)
+                    if not estimate.model_pays:
+                        # Not worth the model's time (nacz.model_gate): the classic
+                        # codecs' payload, made for the estimate, is the segment.
+                        method, payload = classic
+                        parts.append(_Part(_KIND_OF_METHOD[method], len(piece),
+                                           zlib.crc32(piece), payload=payload))
+                        continue
                 for a, b in plan_shards(len(tokens), cfg):
                     shard = tokens[a:b]
                     raw = self.tokenizer.decode(shard)
@@ -312,6 +321,27 @@ class Codec:
             for m in members:
                 m.group = gi
         return _Block(parts, groups, len(data))
+
+    def gate_estimate(self, piece: bytes, tokens: np.ndarray):
+        """(``GateEstimate``, classic (method, payload) or None) for a text segment: what
+        :mod:`nacz.model_gate` decides from. The classic payload is made only when the
+        rule needs a sample."""
+        from .model_gate import GateEstimate, needs_estimate, sample_span
+
+        if not needs_estimate(len(piece), len(tokens)):
+            return GateEstimate(len(piece), len(tokens)), None
+        from .binary_codec import compress_binary
+        from .codec import _standin, _token_lengths
+
+        classic = compress_binary(piece)
+        a, b, c = sample_span(len(tokens))
+        window = np.asarray(tokens[a:c], dtype=np.int64)
+        n_vocab = self.backend.n_vocab
+        sample_bytes = int(_token_lengths(self.backend)[window[b - a:]].sum())
+        fed = np.where(window < n_vocab, window, _standin(self.backend))
+        bits = self.backend.sequence_cost_bits(fed, CodecConfig().start_token, b - a)
+        return GateEstimate(len(piece), len(tokens), bits / max(1, sample_bytes),
+                            8 * len(classic[1]) / len(piece)), classic
 
     def _neural_part(self, raw: bytes, tokens: np.ndarray, cfg: CodecConfig) -> _Part:
         """A shard of text as a neural segment, its line layout folded if that pays."""

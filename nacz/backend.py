@@ -158,6 +158,55 @@ class LlamaBackend:
         return [f"llama_cpp {L.__version__}", *sorted(files), f"system {system}",
                 f"device {'cpu' if self.gpu is None else f'gpu {self.gpu}'}", *env]
 
+    def sequence_cost_bits(self, tokens, start_token: int, count_from: int = 0) -> float:
+        """Bits the model alone (softmax at temperature 1) spends on ``tokens[count_from:]``
+        after ``start_token`` and ``tokens[:count_from]`` (their context), from one
+        batched evaluation with every row's logits.
+
+        An estimate for planning, never part of a bitstream: it runs in its own context,
+        so it changes no stream's logits. ``tokens`` must be vocabulary ids.
+        """
+        L = _llama()
+        toks = [int(start_token)] + [int(t) for t in tokens]
+        n = len(toks)
+        cp = L.llama_context_default_params()
+        cp.n_seq_max = 1
+        cp.n_ctx = cp.n_batch = cp.n_ubatch = n
+        cp.n_threads = cp.n_threads_batch = self.threads
+        cp.flash_attn_type = 0
+        cp.no_perf = True
+        cp.offload_kqv = cp.op_offload = self.gpu is not None
+        with _stdout_to_stderr():
+            ctx = L.llama_init_from_model(self._model, cp)
+        if not ctx:
+            raise ModelError(f"llama.cpp could not create a context for {n} tokens")
+        batch = L.llama_batch_init(n, 0, 1)
+        try:
+            for k, t in enumerate(toks):
+                batch.token[k] = t
+                batch.pos[k] = k
+                batch.n_seq_id[k] = 1
+                batch.seq_id[k][0] = 0
+                # row k predicts toks[k + 1], i.e. tokens[k]
+                batch.logits[k] = 1 if count_from <= k < n - 1 else 0
+            batch.n_tokens = n
+            rc = L.llama_decode(ctx, batch)
+            if rc != 0:
+                raise ModelError(f"llama_decode failed with status {rc}")
+            m = n - 1 - count_from
+            rows = np.ctypeslib.as_array(L.llama_get_logits(ctx), shape=(m, self.n_vocab))
+            bits = 0.0
+            nxt = np.asarray(toks[1 + count_from:], dtype=np.int64)
+            for a in range(0, m, 64):  # float64 in slices: bounded memory
+                x = rows[a:a + 64].astype(np.float64)
+                top = x.max(axis=1)
+                lse = top + np.log(np.exp(x - top[:, None]).sum(axis=1))
+                bits += float((lse - x[np.arange(len(x)), nxt[a:a + 64]]).sum())
+            return bits / np.log(2.0)
+        finally:
+            L.llama_batch_free(batch)
+            L.llama_free(ctx)
+
     def open_streams(
         self, n_streams: int, window: int, evict: int, flash_attn: bool
     ) -> "StreamSet":

@@ -396,6 +396,12 @@ def cli() -> None:
     "between words), quotes (backquotes) (recorded in the file).",
 )
 @click.option(
+    "--model-gate", type=click.IntRange(0, 1), default=None,
+    help="1: a text segment that costs many tokens per byte goes to the model "
+    "only if a sample shows the model earns its time over xz/zstd; 0: every text "
+    "segment goes to the model (the default; recorded in the file).",
+)
+@click.option(
     "--best", is_flag=True,
     help="Favour ratio over speed: one stream per text and a window of 8192 tokens (the "
     "model's trained context), about 2.5x the time of the default on a long text; "
@@ -412,7 +418,7 @@ def cli() -> None:
 )
 def compress(files, output, to_stdout, force, quiet, model, threads, workers, gpus,
              remove_input, window, temperature, max_streams, min_shard_tokens, block_size,
-             predictors, layout, best, bias_rate, skip_min_match):
+             predictors, layout, model_gate, best, bias_rate, skip_min_match):
     """Compress each FILE to FILE.nacz (the input is kept)."""
     from .config import CodecConfig
 
@@ -428,7 +434,7 @@ def compress(files, output, to_stdout, force, quiet, model, threads, workers, gp
         k: v for k, v in dict(
             window=window, temperature=temperature, max_streams=max_streams,
             min_shard_tokens=min_shard_tokens, block_size=block_size, rate_bias=bias_rate,
-            skip_min_match=skip_min_match,
+            skip_min_match=skip_min_match, model_gate=model_gate,
             predictors=None if predictors is None else parse_predictors(predictors),
             layout=None if layout is None else parse_layout(layout),
         ).items() if v is not None

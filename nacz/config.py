@@ -38,6 +38,12 @@ DEFAULT_MAX_STREAMS = 16
 #: whole-input plan would code them.
 DEFAULT_BLOCK_SIZE = 8 << 20
 
+#: Text segments go to the model only where it earns its time (``nacz.model_gate``): 0 sends
+#: every text segment to the model (the default until the rule is measured on the frontier
+#: texts), 1 applies the rule of 2026-12-01 (--model-gate 1).
+DEFAULT_MODEL_GATE = 0
+MODEL_GATES = (0, 1)
+
 # Line-layout fold bits of ``CodecConfig.layout`` (``nacz.layout``), fixed by hand.
 LAYOUT_CRLF = 1  #: CR LF line ends stored as LF
 LAYOUT_WRAP = 2  #: soft line breaks stored as spaces
@@ -105,6 +111,11 @@ class CodecConfig:
     #: soft line breaks, two spaces); which ones it does use is decided from its bytes and
     #: recorded in its payload. 0 codes the text as it is.
     layout: int = DEFAULT_LAYOUT
+    #: Which rule decides that a text segment is worth the model's time
+    #: (``nacz.model_gate``); segments it refuses go to the classic codecs. The decoder
+    #: does not need it (segment kinds say everything); it is recorded so that a file
+    #: says how to remake it.
+    model_gate: int = DEFAULT_MODEL_GATE
     #: llama.cpp's flash-attention kernel. Off: on CPU its results depend on the thread
     #: count (measured: 1 vs 2 threads gave different bitstreams), which a codec cannot allow.
     flash_attn: bool = False
@@ -164,6 +175,8 @@ class CodecConfig:
                              f"got {self.block_size!r}")
         if not isinstance(self.layout, int) or self.layout & ~LAYOUT_ALL or self.layout < 0:
             raise UsageError(f"unknown layout bits in {self.layout!r}")
+        if self.model_gate not in MODEL_GATES:
+            raise UsageError(f"unknown model gate {self.model_gate!r}")
         self._check_predictors()
 
     def _check_predictors(self) -> None:
@@ -222,6 +235,10 @@ _BY_ID[_ID_BLOCK_SIZE] = ("block_size", "<I")
 # the folds existed coded their text as it was.
 _ID_LAYOUT = 12
 _BY_ID[_ID_LAYOUT] = ("layout", "<B")
+# Field 13 is written only when model_gate is not 0, and absent means 0: files made before
+# the gate existed sent every text segment to the model.
+_ID_MODEL_GATE = 13
+_BY_ID[_ID_MODEL_GATE] = ("model_gate", "<B")
 
 # Field 9 exists only when predictors != 0. It holds either one byte, the id of a preset
 # below, or the full parameter layout (see formats/FORMAT.md): count and list of n-gram
@@ -285,11 +302,15 @@ CONFIG_PRESETS: dict[int, dict] = {
     # the defaults of 2026-11-23: window 2048, all predictors shared, predictor preset 1
     1: dict(window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
             min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=0,
-            predictors=127, **PREDICTOR_PRESETS[1]),
+            model_gate=0, predictors=127, **PREDICTOR_PRESETS[1]),
     # the defaults of 2026-11-24: preset 1 plus every line-layout fold
     2: dict(window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
             min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=15,
-            predictors=127, **PREDICTOR_PRESETS[1]),
+            model_gate=0, predictors=127, **PREDICTOR_PRESETS[1]),
+    # the defaults of 2026-12-01: preset 2 plus the model gate (nacz.model_gate)
+    3: dict(window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
+            min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=15,
+            model_gate=1, predictors=127, **PREDICTOR_PRESETS[1]),
 }
 
 
@@ -305,6 +326,8 @@ def config_to_fields(cfg: CodecConfig, compact: bool = False) -> dict[int, bytes
         fields[_ID_BLOCK_SIZE] = struct.pack("<I", cfg.block_size)
     if cfg.layout:
         fields[_ID_LAYOUT] = struct.pack("<B", cfg.layout)
+    if cfg.model_gate:
+        fields[_ID_MODEL_GATE] = struct.pack("<B", cfg.model_gate)
     if cfg.predictors:
         fields[_ID_PREDICTOR_PARAMS] = _pack_predictor_params(cfg)
     return fields
@@ -332,6 +355,7 @@ def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
             raise ConfigError(f"config field {name} is not a boolean")
         (values[name],) = struct.unpack(fmt, raw)
     values.setdefault("layout", 0)  # field 12 absent: the text was coded as it was
+    values.setdefault("model_gate", 0)  # field 13 absent: every text segment on the model
     missing = [name for _, name, _ in _FIELDS if name not in values]
     if missing:
         raise ConfigError(f"config lacks field(s): {', '.join(missing)}")

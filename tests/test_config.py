@@ -48,8 +48,10 @@ def test_default_config_is_config_preset_2_in_one_byte():
     other = cfg.replace(window=4096)
     fields = config_to_fields(other, compact=True)
     assert 10 not in fields and config_from_fields(fields) == other
+    # preset 3 is the default plus the model gate (--model-gate 1)
+    assert config_to_fields(cfg.replace(model_gate=1), compact=True) == {10: b"\x03"}
     with pytest.raises(ConfigError, match="unknown config preset"):
-        config_from_fields({10: b"\x03"})
+        config_from_fields({10: b"\x04"})
     with pytest.raises(ConfigError, match="cannot come with other fields"):
         config_from_fields({**config_to_fields(cfg), 10: b"\x02"})
 
@@ -63,8 +65,9 @@ def test_config_preset_1_is_frozen():
     assert CONFIG_PRESETS[1] == dict(
         window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
         min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=0,
-        predictors=127, **PREDICTOR_PRESETS[1])
+        model_gate=0, predictors=127, **PREDICTOR_PRESETS[1])
     assert CONFIG_PRESETS[2] == dict(CONFIG_PRESETS[1], layout=15)
+    assert CONFIG_PRESETS[3] == dict(CONFIG_PRESETS[2], model_gate=1)
 
 
 def test_preset_1_is_frozen():

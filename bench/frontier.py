@@ -1,0 +1,181 @@
+"""The speed/ratio frontier: configurations that set the model's work per byte, measured.
+
+For each configuration and each text, one run of ``nacz compress`` and one of
+``nacz decompress`` through the CLI (wall clock including start-up, one model job at a
+time), the round trip checked byte for byte, and right after them the model's raw
+batched forward rate on the same shards (a plain lockstep decode loop over the first
+``--raw-steps`` steps of each group, no coding). Prints one Markdown table, and with
+``--png`` a plot of bits per byte against KB/s per text.
+
+Usage: python bench/frontier.py [--bytes N] [--png PATH] [--configs NAME=ARGS;...] TEXT...
+A TEXT is a path; each is cut to its first N bytes (default 8192) at a newline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import codec_groups  # noqa: E402
+
+#: name -> extra `nacz compress` arguments. "today" is the default before 2026-12-01.
+CONFIGS = {
+    "today (1 stream <16k tokens, window 2048)": "--model-gate 0",
+    "shards >= 2048 tokens": "--model-gate 0 --min-shard-tokens 2048",
+    "shards >= 1024 tokens": "--model-gate 0 --min-shard-tokens 1024",
+    "window 1024": "--model-gate 0 --window 1024",
+    "shards >= 1024, window 1024": "--model-gate 0 --min-shard-tokens 1024 --window 1024",
+}
+
+
+def cut(data: bytes, n: int) -> bytes:
+    if len(data) <= n:
+        return data
+    nl = data.rfind(b"\n", 0, n)
+    return data[: nl + 1] if nl > n // 2 else data[:n]
+
+
+def timed(cmd: list[str], data: bytes) -> tuple[bytes, float]:
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, input=data, capture_output=True)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {p.stderr.decode(errors='replace')}")
+    return p.stdout, wall
+
+
+def raw_rate(codec, groups, cfg, max_steps: int) -> float:
+    """Tokens per second of a plain lockstep decode over the first steps of each group."""
+    from nacz.codec import _standin
+
+    backend = codec.backend
+    V = backend.n_vocab
+    standin = _standin(backend)
+    tokens = 0
+    seconds = 0.0
+    for group in groups:
+        lengths = np.array([len(t) for t in group], dtype=np.int64)
+        fed_all = [np.where(t < V, t, standin) for t in group]
+        t0 = time.perf_counter()
+        with backend.open_streams(len(group), cfg.window, cfg.evict, cfg.flash_attn) as ss:
+            ids = np.arange(len(group), dtype=np.int64)
+            ss.advance(ids, np.full(len(ids), cfg.start_token, dtype=np.int64))
+            tokens += len(ids)
+            step = 0
+            while step < max_steps:
+                ids = ids[lengths[ids] > step + 1]
+                if not len(ids):
+                    break
+                ss.advance(ids, np.array([fed_all[s][step] for s in ids], dtype=np.int64))
+                tokens += len(ids)
+                step += 1
+        seconds += time.perf_counter() - t0
+    return tokens / seconds
+
+
+def config_of(args: str):
+    """The CodecConfig the CLI builds from these arguments (for the raw-rate shards)."""
+    from nacz.config import CodecConfig
+
+    words = shlex.split(args)
+    keys = {"--min-shard-tokens": "min_shard_tokens", "--window": "window",
+            "--max-streams": "max_streams"}
+    changes = {keys[w]: int(words[i + 1]) for i, w in enumerate(words) if w in keys}
+    return CodecConfig(**changes)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("texts", nargs="+")
+    ap.add_argument("--bytes", type=int, default=8192)
+    ap.add_argument("--raw-steps", type=int, default=400)
+    ap.add_argument("--png", default=None)
+    ap.add_argument("--configs", default=None,
+                    help="NAME=ARGS;NAME=ARGS (default: the built-in sweep)")
+    args = ap.parse_args(argv)
+    configs = CONFIGS if not args.configs else dict(
+        c.split("=", 1) for c in args.configs.split(";") if c)
+    from nacz.api import Codec
+
+    codec = Codec()
+    texts = {Path(t).name: cut(Path(t).read_bytes(), args.bytes) for t in args.texts}
+    nacz = [sys.executable, "-m", "nacz"]
+    rows = []
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"{len(texts)} texts of <= {args.bytes} bytes", flush=True)
+    for name, extra in configs.items():
+        cfg = config_of(extra)
+        for tname, data in texts.items():
+            blob, tc = timed(nacz + ["compress", "-c", "-q", *shlex.split(extra)], data)
+            back, td = timed(nacz + ["decompress", "-c", "-q"], blob)
+            if back != data:
+                raise SystemExit(f"{name} / {tname}: round trip FAILED")
+            groups = codec_groups(codec, data, cfg)
+            n_tok = sum(len(t) for g in groups for t in g)
+            n_shards = sum(len(g) for g in groups)
+            raw = raw_rate(codec, groups, cfg, args.raw_steps) if groups else float("nan")
+            row = dict(config=name, text=tname, bytes=len(data), size=len(blob),
+                       bpb=8 * len(blob) / len(data), tc=tc, td=td,
+                       kbc=len(data) / 1000 / tc, kbd=len(data) / 1000 / td,
+                       tokens=n_tok, shards=n_shards, raw=raw)
+            rows.append(row)
+            print(f"{name} | {tname}: {row['bpb']:.4f} bits/byte, compress {tc:.1f} s "
+                  f"({row['kbc']:.3f} KB/s), decompress {td:.1f} s ({row['kbd']:.3f} KB/s), "
+                  f"d/c {td / tc:.2f}, {n_shards} shards, {n_tok} tokens, raw {raw:.1f} tok/s",
+                  flush=True)
+    print("\n| config | text | bytes | shards | bits/byte | compress s | decompress s | "
+          "KB/s c / d | d/c | raw forward tok/s | nacz tok/s c / d |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['config']} | {r['text']} | {r['bytes']} | {r['shards']} | {r['bpb']:.4f} | "
+              f"{r['tc']:.1f} | {r['td']:.1f} | {r['kbc']:.3f} / {r['kbd']:.3f} | "
+              f"{r['td'] / r['tc']:.2f} | {r['raw']:.1f} | "
+              f"{r['tokens'] / r['tc']:.1f} / {r['tokens'] / r['td']:.1f} |")
+    print("\n| config | total bytes | bits/byte (all texts) | KB/s compress | KB/s decompress |"
+          " worst Δ bits/byte vs first | speed vs first c / d |")
+    print("|---|---|---|---|---|---|---|")
+    first = list(configs)[0]
+    base = {r["text"]: r for r in rows if r["config"] == first}
+    for name in configs:
+        rs = [r for r in rows if r["config"] == name]
+        nb = sum(r["bytes"] for r in rs)
+        bits = sum(8 * r["size"] for r in rs)
+        tc = sum(r["tc"] for r in rs)
+        td = sum(r["td"] for r in rs)
+        worst = max(r["bpb"] / base[r["text"]]["bpb"] - 1 for r in rs)
+        btc = sum(base[r["text"]]["tc"] for r in rs)
+        btd = sum(base[r["text"]]["td"] for r in rs)
+        print(f"| {name} | {nb} | {bits / nb:.4f} | {nb / 1000 / tc:.3f} | {nb / 1000 / td:.3f} "
+              f"| {100 * worst:+.2f}% | {btc / tc:.2f}x / {btd / td:.2f}x |")
+    if args.png:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(8, 5.5))
+        for tname in texts:
+            rs = [r for r in rows if r["text"] == tname]
+            ax.plot([r["kbc"] for r in rs], [r["bpb"] for r in rs], "o-", label=tname)
+            for r in rs:
+                ax.annotate(str(list(configs).index(r["config"]) + 1),
+                            (r["kbc"], r["bpb"]), fontsize=7)
+        ax.set_xlabel("compress KB/s (2 cores, wall clock with start-up)")
+        ax.set_ylabel("bits per byte")
+        ax.set_title("nacz speed/ratio frontier; points numbered by config:\n"
+                     + "; ".join(f"{i + 1} {n}" for i, n in enumerate(configs)), fontsize=7)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(args.png, dpi=110)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
