@@ -72,18 +72,21 @@ class CpuShare:
     """The thread count for the next model call: ``cap`` minus the cores kept busy by
     other programs in the last interval (at least 1).
 
-    ``probe`` returns (wall seconds, other programs' CPU seconds so far on our cores) or
-    None; tests pass their own.
+    ``probe`` returns other programs' CPU seconds so far on our cores, or None; ``clock``
+    the wall seconds; tests pass their own. Between two looks a call only reads the clock.
     """
 
-    def __init__(self, cap: int, interval: float = INTERVAL, probe=None):
+    def __init__(self, cap: int, interval: float = INTERVAL, probe=None,
+                 clock=time.monotonic):
         self.cap = max(1, int(cap))
         self.interval = interval
         self._cpus = allowed_cpus()
         self._hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self._probe = probe or self._proc_probe
+        self._clock = clock
         self._current = self.cap
-        self._last = self._probe() if self.cap > 1 else None
+        others = self._probe() if self.cap > 1 else None
+        self._last = None if others is None else (self._clock(), others)
         #: How many times the count changed (for benchmarks and tests).
         self.changes = 0
 
@@ -91,21 +94,22 @@ class CpuShare:
         busy = _busy_ticks(self._cpus)
         if busy is None:
             return None
-        return time.monotonic(), busy / self._hz - _own_cpu_seconds()
+        return busy / self._hz - _own_cpu_seconds()
 
     def threads(self) -> int:
         if self._last is None:
             return self._current
-        now = self._probe()
-        if now is None:
+        t = self._clock()
+        wall = t - self._last[0]
+        if wall < self.interval:
+            return self._current
+        others_cpu = self._probe()
+        if others_cpu is None:
             self._last = None
             self._current = self.cap
             return self._current
-        wall = now[0] - self._last[0]
-        if wall < self.interval:
-            return self._current
-        others = max(0.0, (now[1] - self._last[1]) / wall)  # cores used by others
-        self._last = now
+        others = max(0.0, (others_cpu - self._last[1]) / wall)  # cores used by others
+        self._last = (t, others_cpu)
         n_cpus = len(self._cpus) if self._cpus else self.cap
         free = n_cpus - others
         target = max(1, min(self.cap, int(free + FREE_SLACK)))

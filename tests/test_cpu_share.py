@@ -17,7 +17,7 @@ from nacz.cpu_share import CpuShare
 
 
 class FakeLoad:
-    """(wall, other programs' CPU seconds): others use ``rate`` cores from now on."""
+    """A clock and other programs' CPU seconds: ``advance`` moves both."""
 
     def __init__(self):
         self.t = 0.0
@@ -29,11 +29,11 @@ class FakeLoad:
         self.cpu += seconds * rate
 
     def __call__(self):
-        return self.t, self.cpu
+        return self.cpu
 
 
 def share_on(n_cpus: int, cap: int, load: FakeLoad) -> CpuShare:
-    share = CpuShare(cap, interval=0.5, probe=load)
+    share = CpuShare(cap, interval=0.5, probe=load, clock=lambda: load.t)
     share._cpus = set(range(n_cpus))
     return share
 
@@ -72,7 +72,7 @@ def test_load_is_only_read_once_per_interval():
 
 
 def test_unreadable_load_and_a_cap_of_one_use_the_cap():
-    assert CpuShare(1, probe=lambda: (0.0, 0.0)).threads() == 1
+    assert CpuShare(1, probe=lambda: 0.0).threads() == 1
     share = CpuShare(3, probe=lambda: None)
     assert share.threads() == 3
 
