@@ -20,10 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import codec_groups  # noqa: E402
+from throughput import codec_groups, raw_forward_rate  # noqa: E402
 
 #: name -> extra `nacz compress` arguments. "today" is the default before 2026-12-01.
 CONFIGS = {
@@ -53,30 +52,7 @@ def timed(cmd: list[str], data: bytes) -> tuple[bytes, float]:
 
 def raw_rate(codec, groups, cfg, max_steps: int) -> float:
     """Tokens per second of a plain lockstep decode over the first steps of each group."""
-    from nacz.codec import _standin
-
-    backend = codec.backend
-    V = backend.n_vocab
-    standin = _standin(backend)
-    tokens = 0
-    seconds = 0.0
-    for group in groups:
-        lengths = np.array([len(t) for t in group], dtype=np.int64)
-        fed_all = [np.where(t < V, t, standin) for t in group]
-        t0 = time.perf_counter()
-        with backend.open_streams(len(group), cfg.window, cfg.evict, cfg.flash_attn) as ss:
-            ids = np.arange(len(group), dtype=np.int64)
-            ss.advance(ids, np.full(len(ids), cfg.start_token, dtype=np.int64))
-            tokens += len(ids)
-            step = 0
-            while step < max_steps:
-                ids = ids[lengths[ids] > step + 1]
-                if not len(ids):
-                    break
-                ss.advance(ids, np.array([fed_all[s][step] for s in ids], dtype=np.int64))
-                tokens += len(ids)
-                step += 1
-        seconds += time.perf_counter() - t0
+    tokens, seconds = raw_forward_rate(codec, groups, cfg, max_steps)
     return tokens / seconds
 
 

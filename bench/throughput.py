@@ -78,8 +78,9 @@ def codec_groups(codec, data: bytes, cfg) -> list[list[np.ndarray]]:
     return [shards[g:g + m] for g in range(0, len(shards), m)]
 
 
-def raw_forward_rate(codec, groups, cfg) -> tuple[int, float]:
-    """(tokens, seconds) of a plain lockstep decode loop over ``groups``."""
+def raw_forward_rate(codec, groups, cfg, max_steps: int | None = None) -> tuple[int, float]:
+    """(tokens fed, seconds) of a plain lockstep decode loop over ``groups`` (over the
+    first ``max_steps`` steps of each, when given)."""
     from nacz.codec import _standin
 
     backend = codec.backend
@@ -94,16 +95,17 @@ def raw_forward_rate(codec, groups, cfg) -> tuple[int, float]:
         with backend.open_streams(len(group), cfg.window, cfg.evict, cfg.flash_attn) as ss:
             ids = np.arange(len(group), dtype=np.int64)
             ss.advance(ids, np.full(len(ids), cfg.start_token, dtype=np.int64))
+            tokens += len(ids)
             step = 0
-            while True:
+            while max_steps is None or step < max_steps:
                 # the codec feeds token `step` only if the stream has a token after it
                 ids = ids[lengths[ids] > step + 1]
                 if not len(ids):
                     break
                 ss.advance(ids, np.array([fed_all[s][step] for s in ids], dtype=np.int64))
+                tokens += len(ids)
                 step += 1
         seconds += time.perf_counter() - t0
-        tokens += int(lengths.sum())
     return tokens, seconds
 
 
