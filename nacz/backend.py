@@ -158,6 +158,21 @@ class LlamaBackend:
         return [f"llama_cpp {L.__version__}", *sorted(files), f"system {system}",
                 f"device {'cpu' if self.gpu is None else f'gpu {self.gpu}'}", *env]
 
+    def context_params(self, n_seq: int, n_ctx: int, n_batch: int, flash_attn: bool):
+        """llama.cpp context parameters for this backend's device and threads."""
+        cp = _llama().llama_context_default_params()
+        cp.n_seq_max = n_seq
+        cp.n_ctx = n_ctx
+        cp.n_batch = cp.n_ubatch = n_batch
+        cp.n_threads = cp.n_threads_batch = self.threads
+        cp.flash_attn_type = 1 if flash_attn else 0
+        cp.no_perf = True
+        # A CPU context stays on the CPU even in a GPU build of llama.cpp (which would
+        # otherwise send large batches' matrix products to a GPU): CPU and GPU numerics
+        # differ, and the numerics fingerprint must describe one of them.
+        cp.offload_kqv = cp.op_offload = self.gpu is not None
+        return cp
+
     def sequence_cost_bits(self, tokens, start_token: int, count_from: int = 0) -> float:
         """Bits the model alone (softmax at temperature 1) spends on ``tokens[count_from:]``
         after ``start_token`` and ``tokens[:count_from]`` (their context), from one
@@ -169,13 +184,7 @@ class LlamaBackend:
         L = _llama()
         toks = [int(start_token)] + [int(t) for t in tokens]
         n = len(toks)
-        cp = L.llama_context_default_params()
-        cp.n_seq_max = 1
-        cp.n_ctx = cp.n_batch = cp.n_ubatch = n
-        cp.n_threads = cp.n_threads_batch = self.threads
-        cp.flash_attn_type = 0
-        cp.no_perf = True
-        cp.offload_kqv = cp.op_offload = self.gpu is not None
+        cp = self.context_params(1, n, n, flash_attn=False)
         with _stdout_to_stderr():
             ctx = L.llama_init_from_model(self._model, cp)
         if not ctx:
@@ -240,19 +249,9 @@ class StreamSet:
         self.window = window
         self.evict = evict
         self.n_vocab = backend.n_vocab
-        cp = L.llama_context_default_params()
-        cp.n_seq_max = n_streams
+        cp = backend.context_params(n_streams, n_streams * window, max(n_streams, 32),
+                                    flash_attn)
         cp.kv_unified = False  # each stream gets its own `window` cells
-        cp.n_ctx = n_streams * window
-        cp.n_batch = cp.n_ubatch = max(n_streams, 32)
-        cp.n_threads = cp.n_threads_batch = backend.threads
-        cp.flash_attn_type = 1 if flash_attn else 0
-        cp.no_perf = True
-        # A CPU stream set stays on the CPU even in a GPU build of llama.cpp (which would
-        # otherwise send large batches' matrix products to a GPU): CPU and GPU numerics
-        # differ, and the numerics fingerprint must describe one of them.
-        cp.offload_kqv = backend.gpu is not None
-        cp.op_offload = backend.gpu is not None
         with _stdout_to_stderr():
             self._ctx = L.llama_init_from_model(backend._model, cp)
         if not self._ctx:
