@@ -297,7 +297,7 @@ class Codec:
             if kind == "text":
                 tokens = self.tokenizer.encode(piece)
                 if cfg.model_gate:
-                    estimate, classic = self.gate_estimate(piece, tokens)
+                    estimate, classic = self.gate_estimate(piece, tokens, cfg)
                     if not estimate.model_pays:
                         # Not worth the model's time (nacz.model_gate): the classic
                         # codecs' payload, made for the estimate, is the segment.
@@ -322,10 +322,11 @@ class Codec:
                 m.group = gi
         return _Block(parts, groups, len(data))
 
-    def gate_estimate(self, piece: bytes, tokens: np.ndarray):
+    def gate_estimate(self, piece: bytes, tokens: np.ndarray, cfg: CodecConfig | None = None):
         """(``GateEstimate``, classic (method, payload) or None) for a text segment: what
         :mod:`nacz.model_gate` decides from. The classic payload is made only when the
-        rule needs a sample."""
+        rule needs a sample. The sample starts from ``cfg``'s start token (the default
+        config's when None)."""
         from .model_gate import GateEstimate, needs_estimate, sample_span
 
         if not needs_estimate(len(piece), len(tokens)):
@@ -339,7 +340,8 @@ class Codec:
         n_vocab = self.backend.n_vocab
         sample_bytes = int(_token_lengths(self.backend)[window[b - a:]].sum())
         fed = np.where(window < n_vocab, window, _standin(self.backend))
-        bits = self.backend.sequence_cost_bits(fed, CodecConfig().start_token, b - a)
+        start_token = (cfg or CodecConfig()).start_token
+        bits = self.backend.sequence_cost_bits(fed, start_token, b - a)
         return GateEstimate(len(piece), len(tokens), bits / max(1, sample_bytes),
                             8 * len(classic[1]) / len(piece)), classic
 

@@ -1,0 +1,110 @@
+"""The model gate (nacz.model_gate): the rule on its own, then on real inputs.
+
+The first tests check the rule's arithmetic (no model). The others run the real model on
+inputs where the answer is known: random bytes written as hex or base64 text, whose
+entropy no model can beat, go to the classic codecs; prose, source code and a log stay on
+the model. Every file made with the gate on is round-tripped byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+
+import pytest
+
+from _corpus import corpus_path
+from nacz.formats import NEURAL_KINDS, read_header
+from nacz.model_gate import (
+    CONTEXT_TOKENS,
+    KEEP_RATIO,
+    MIN_GATED_TOKENS,
+    SAMPLE_TOKENS,
+    GateEstimate,
+    needs_estimate,
+    sample_span,
+)
+
+
+def test_dense_and_long_segments_need_an_estimate():
+    assert not needs_estimate(4000, 2000)  # 0.5 tokens per byte: the model takes it
+    assert needs_estimate(4000, 2001)
+    assert not needs_estimate(1500, MIN_GATED_TOKENS - 1)  # dense but short
+    assert needs_estimate(1500, MIN_GATED_TOKENS)
+
+
+def test_the_sample_is_taken_from_the_middle():
+    a, b, c = sample_span(10_000)
+    assert (b - a, c - b) == (CONTEXT_TOKENS, SAMPLE_TOKENS)
+    assert a == 10_000 // 2 - (CONTEXT_TOKENS + SAMPLE_TOKENS) // 2
+    assert sample_span(600) == (0, 300, 600)  # shorter than the span: second half scored
+
+
+def test_model_keeps_a_segment_within_keep_ratio():
+    assert GateEstimate(4000, 1000).model_pays  # not sampled
+    keep = GateEstimate(4000, 3000, KEEP_RATIO * 2.0, 2.0)
+    drop = GateEstimate(4000, 3000, KEEP_RATIO * 2.0 + 1e-9, 2.0)
+    assert keep.needs_sample and keep.model_pays
+    assert drop.needs_sample and not drop.model_pays
+
+
+def _random_text(kind: str, n: int) -> bytes:
+    raw = random.Random(20261201).randbytes(n)
+    if kind == "hex":
+        text = raw.hex()
+    else:
+        text = base64.b64encode(raw).decode()
+    return "\n".join(text[i:i + 76] for i in range(0, len(text), 76)).encode() + b"\n"
+
+
+def _log_text() -> bytes:
+    """A made-up service log: timestamps, counters and a few repeating messages."""
+    rnd = random.Random(7)
+    states = ["queued", "running", "done", "done", "done", "retry"]
+    lines = []
+    t = 14 * 3600
+    for i in range(220):
+        t += rnd.randint(0, 3)
+        lines.append(f"2026-12-01T{t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}Z "
+                     f"worker-{i % 4} job={10_000 + i} state={rnd.choice(states)} "
+                     f"bytes={rnd.randint(100, 99_999)}\n")
+    return "".join(lines).encode()
+
+
+def _kinds(blob: bytes) -> set[int]:
+    return {s.kind for s in read_header(blob).segments}
+
+
+@pytest.mark.parametrize("kind", ["hex", "base64"])
+def test_random_text_goes_to_the_classic_codecs(codec, kind):
+    from nacz.config import CodecConfig
+
+    data = _random_text(kind, 3000)
+    tokens = codec.tokenizer.encode(data)
+    estimate, classic = codec.gate_estimate(data, tokens)
+    assert estimate.needs_sample, estimate
+    assert not estimate.model_pays, estimate
+    assert classic is not None
+    blob = codec.compress(data, CodecConfig(model_gate=1))
+    assert not (_kinds(blob) & set(NEURAL_KINDS))
+    assert codec.decompress(blob) == data
+
+
+@pytest.mark.parametrize("name", ["alice29.txt", "fields.c"])
+def test_prose_and_source_code_stay_on_the_model_unasked(codec, name):
+    data = corpus_path(name).read_bytes()[:16384]
+    estimate, classic = codec.gate_estimate(data, codec.tokenizer.encode(data))
+    assert not estimate.needs_sample and estimate.model_pays and classic is None
+
+
+def test_a_dense_log_is_sampled_and_kept(codec):
+    from nacz.config import CodecConfig
+
+    data = _log_text()
+    tokens = codec.tokenizer.encode(data)
+    estimate, _ = codec.gate_estimate(data, tokens)
+    assert estimate.needs_sample, estimate  # dense enough to be asked
+    assert estimate.model_pays, estimate
+    blob = codec.compress(data, CodecConfig(model_gate=1))
+    assert _kinds(blob) & set(NEURAL_KINDS)
+    assert codec.decompress(blob) == data
