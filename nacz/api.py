@@ -131,8 +131,11 @@ class Codec:
 
     def __init__(
         self, model: str | None = None, threads: int | None = None, verbose: bool = False,
-        workers: int = 1, gpus: tuple[int, ...] = (),
+        workers: int = 1, gpus: tuple[int, ...] = (), ray_address: str | None = None,
     ):
+        """``ray_address``: None codes groups here (and in ``workers`` processes);
+        ``"local"`` starts a local Ray instance, ``"auto"`` or an address joins a cluster
+        (``workers`` Ray actors, one GPU each when ``gpus`` is given; nacz.ray_runner)."""
         from .workers import place_workers
 
         self.model_file: ModelFile = resolve_model(model)
@@ -145,6 +148,32 @@ class Codec:
         self._backend = None
         self._tokenizer = None
         self._fingerprints: dict[CodecConfig, bytes] = {}
+        self._ray = None
+        if ray_address is not None:
+            from .ray_runner import RayGroupRunner
+
+            self._ray = RayGroupRunner(ray_address, self.workers, threads, self.model_file,
+                                       gpus=bool(gpus))
+
+    def close(self) -> None:
+        """Stop the Ray actors (and a Ray instance this codec started), if any."""
+        if self._ray is not None:
+            self._ray.close()
+
+    def _run_groups(self, items, progress, expected: bytes | None = None):
+        """(tag, result) per (tag, job), in order: here and in worker processes, or on
+        Ray actors whose numerics equal ``expected`` (or each other's)."""
+        if self._ray is not None:
+            return self._ray.run_groups(items, expected)
+        from .workers import run_groups
+
+        return run_groups(self.backend, items, self.workers, self.devices, progress)
+
+    def _header_fingerprint(self, cfg: CodecConfig) -> bytes:
+        """The numerics the groups were coded with: this machine's, or the Ray actors'."""
+        if self._ray is not None:
+            return self._ray.fingerprint(cfg)
+        return self.fingerprint(cfg)
 
     @property
     def backend(self):
@@ -231,12 +260,9 @@ class Codec:
             # Binary parts of the block are counted when it is written, after its groups.
             return lambda t, b, bits: progress(done["bytes"] + b, total(), done["bits"] + bits)
 
-        from .workers import run_groups
-
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
-            for (block, gi), payloads in run_groups(
-                self.backend, jobs(), self.workers, self.devices,
-                group_progress if progress is not None else None,
+            for (block, gi), payloads in self._run_groups(
+                jobs(), group_progress if progress is not None else None,
             ):
                 if payloads is not None:
                     for m, payload in zip(block.groups[gi], payloads):
@@ -267,7 +293,8 @@ class Codec:
                 model_name="" if self.model_file.bundled else self.model_file.name,
                 # Only neural segments depend on the model's numerics (the decoder checks
                 # the fingerprint only then), so binary-only files skip the probe.
-                numerics_fingerprint=self.fingerprint(cfg)[:n_fp] if has_neural else bytes(n_fp),
+                numerics_fingerprint=(self._header_fingerprint(cfg)[:n_fp] if has_neural
+                                      else bytes(n_fp)),
                 original_length=seen["bytes"],
                 original_crc32=seen["crc"],
                 config_fields=config_to_fields(cfg, compact=True),
@@ -405,7 +432,9 @@ class Codec:
         if any(len(m) > cfg.max_streams for m in members.values()):
             raise formats.FormatError("a segment group has more streams than max_streams")
         n_fp = len(header.numerics_fingerprint)  # 8 bytes in version 3, 16 before
-        if members and self.fingerprint(cfg)[:n_fp] != header.numerics_fingerprint:
+        # On Ray the actors are checked instead, each before it gets a job.
+        if (members and self._ray is None
+                and self.fingerprint(cfg)[:n_fp] != header.numerics_fingerprint):
             raise NumericsMismatchError(
                 "this machine's model numerics differ from those of the machine that "
                 "compressed the file (different CPU kind, GPU, or llama.cpp build); "
@@ -442,11 +471,10 @@ class Codec:
             return lambda t, b, bits: progress(state["bytes"] + b, total, bits)
 
         from .binary_codec import decompress_binary
-        from .workers import run_groups
 
-        for (span, payloads), streams in run_groups(
-            self.backend, jobs(), self.workers, self.devices,
-            group_progress if progress is not None else None,
+        for (span, payloads), streams in self._run_groups(
+            jobs(), group_progress if progress is not None else None,
+            expected=header.numerics_fingerprint,
         ):
             decoded = iter(streams or ())
             for j, payload in zip(span, payloads):
@@ -485,20 +513,31 @@ class Codec:
         return self.decompress_from(io.BytesIO(bytes(blob)), progress)
 
 
+def _one_shot(model, threads, ray_address, run):
+    codec = Codec(model, threads, ray_address=ray_address)
+    try:
+        return run(codec)
+    finally:
+        codec.close()
+
+
 def compress(
     data: bytes,
     *,
     model: str | None = None,
     config: CodecConfig | None = None,
     threads: int | None = None,
+    ray_address: str | None = None,
 ) -> bytes:
-    """Compress ``data`` with the model (the bundled one by default)."""
-    return Codec(model, threads).compress(data, config)
+    """Compress ``data`` with the model (the bundled one by default). ``ray_address``:
+    code on Ray (``"local"``, ``"auto"`` or an address; see :class:`Codec`)."""
+    return _one_shot(model, threads, ray_address, lambda c: c.compress(data, config))
 
 
-def decompress(blob: bytes, *, model: str | None = None, threads: int | None = None) -> bytes:
+def decompress(blob: bytes, *, model: str | None = None, threads: int | None = None,
+               ray_address: str | None = None) -> bytes:
     """Decompress a whole nacz file held in memory."""
-    return Codec(model, threads).decompress(blob)
+    return _one_shot(model, threads, ray_address, lambda c: c.decompress(blob))
 
 
 def compress_stream(
@@ -508,21 +547,23 @@ def compress_stream(
     model: str | None = None,
     config: CodecConfig | None = None,
     threads: int | None = None,
+    ray_address: str | None = None,
 ) -> int:
     """Compress everything readable from ``src`` into ``dst``; returns bytes written.
 
     Reads the input a block at a time (``CodecConfig.block_size``): memory does not grow
     with its length. ``dst`` need not be seekable.
     """
-    return Codec(model, threads).compress_to(src, dst, config)
+    return _one_shot(model, threads, ray_address, lambda c: c.compress_to(src, dst, config))
 
 
 def decompress_stream(
-    src: BinaryIO, dst: BinaryIO, *, model: str | None = None, threads: int | None = None
+    src: BinaryIO, dst: BinaryIO, *, model: str | None = None, threads: int | None = None,
+    ray_address: str | None = None,
 ) -> int:
     """Decompress a nacz stream from ``src`` into ``dst``; returns bytes written.
 
     Streams: memory does not grow with the file's length, and output is written as each
     group is decoded and verified. On an error, part of the output may have been written.
     """
-    return Codec(model, threads).decompress_to(src, dst)
+    return _one_shot(model, threads, ray_address, lambda c: c.decompress_to(src, dst))

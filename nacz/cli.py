@@ -175,6 +175,26 @@ def _say(opts: RunOptions, msg: str) -> None:
         click.echo(msg, err=True)
 
 
+def _check_ray_address(ctx, param, value):
+    """'local', 'auto', HOST:PORT or ray://...; anything else is most likely a FILE
+    that click took as the option's value."""
+    if value is None or value in ("local", "auto") or ":" in value:
+        return value
+    raise click.BadParameter(
+        f"{value!r} is not a Ray address (local, auto, HOST:PORT or ray://HOST:PORT); "
+        "before a FILE write --ray=local or --ray=auto", param=param)
+
+
+def _ray_option(f):
+    return click.option(
+        "--ray", "ray_address", is_flag=False, flag_value="local", default=None,
+        metavar="[ADDRESS]", callback=_check_ray_address,
+        help="Code on a Ray cluster (pip install 'nacz[ray]'): alone, a local Ray "
+        "instance; 'auto' or HOST:PORT joins a cluster (default address: RAY_ADDRESS). "
+        "--workers sets the actors, one GPU each with --gpus. Never changes the output.",
+    )(f)
+
+
 def _common(f):
     f = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(f)
     f = click.option(
@@ -200,6 +220,7 @@ def _common(f):
         help="Run the model on these GPUs, e.g. 0,1 (one or more workers each; needs a "
         "GPU build of llama-cpp-python). GPU files decode only on matching GPUs.",
     )(f)
+    f = _ray_option(f)
     f = click.option(
         "--rm", "remove_input", is_flag=True,
         help="Remove FILE once the output is complete and verified.",
@@ -283,18 +304,28 @@ def _run_options(file, output, to_stdout, derive, force, quiet, model, threads,
 class _LazyCodec:
     """The model, loaded on first use and then kept for every further input."""
 
-    def __init__(self, model, threads, workers: int = 1, gpus: str | None = None):
+    def __init__(self, model, threads, workers: int = 1, gpus: str | None = None,
+                 ray_address: str | None = None):
         # A bad --gpus is refused once, before any input, not once per input.
-        self._args = (model, threads, workers, parse_gpus(gpus))
+        self._args = (model, threads, workers, parse_gpus(gpus), ray_address)
         self._codec = None
 
     def get(self):
         if self._codec is None:
             from .api import Codec
 
-            model, threads, workers, gpus = self._args
-            self._codec = Codec(model, threads, workers=workers, gpus=gpus)
+            model, threads, workers, gpus, ray_address = self._args
+            self._codec = Codec(model, threads, workers=workers, gpus=gpus,
+                                ray_address=ray_address)
         return self._codec
+
+    def each_file(self, files: list[str], work) -> None:
+        """:func:`_each_file`, then the codec's Ray actors stop (on errors too)."""
+        try:
+            _each_file(files, work)
+        finally:
+            if self._codec is not None:
+                self._codec.close()
 
 
 def _transform(opts: RunOptions, desc: str, work) -> tuple[object, int]:
@@ -397,9 +428,9 @@ def cli() -> None:
 )
 @click.option(
     "--model-gate", type=click.IntRange(0, 1), default=None,
-    help="1: a text segment that costs many tokens per byte goes to the model "
-    "only if a sample shows the model earns its time over xz/zstd; 0: every text "
-    "segment goes to the model (the default; recorded in the file).",
+    help="1 (the default): a text segment that costs many tokens per byte goes to the "
+    "model only if a sample shows the model earns its time over xz/zstd; 0: every text "
+    "segment goes to the model (recorded in the file).",
 )
 @click.option(
     "--best", is_flag=True,
@@ -417,7 +448,7 @@ def cli() -> None:
     "model has a match this long and is confident (0 = off; recorded in the file).",
 )
 def compress(files, output, to_stdout, force, quiet, model, threads, workers, gpus,
-             remove_input, window, temperature, max_streams, min_shard_tokens, block_size,
+             ray_address, remove_input, window, temperature, max_streams, min_shard_tokens, block_size,
              predictors, layout, model_gate, best, bias_rate, skip_min_match):
     """Compress each FILE to FILE.nacz (the input is kept)."""
     from .config import CodecConfig
@@ -442,7 +473,7 @@ def compress(files, output, to_stdout, force, quiet, model, threads, workers, gp
     if best:
         changes = {**BEST_RATIO, **changes}
     config = CodecConfig(**changes)
-    codec = _LazyCodec(model, threads, workers, gpus)
+    codec = _LazyCodec(model, threads, workers, gpus, ray_address)
 
     def one(file: str) -> None:
         opts = _run_options(file, output, to_stdout, derive, force, quiet, model, threads,
@@ -466,13 +497,13 @@ def compress(files, output, to_stdout, force, quiet, model, threads, workers, gp
                 check.finish()
             _remove_input(file)
 
-    _each_file(files, one)
+    codec.each_file(files, one)
 
 
 @cli.command()
 @_common
 def decompress(files, output, to_stdout, force, quiet, model, threads, workers, gpus,
-               remove_input):
+               ray_address, remove_input):
     """Decompress each FILE.nacz to FILE (the input is kept); with -c, one after another
     to standard output."""
 
@@ -482,7 +513,7 @@ def decompress(files, output, to_stdout, force, quiet, model, threads, workers, 
         return name[: -len(SUFFIX)]
 
     files = _input_list(files, output, to_stdout)
-    codec = _LazyCodec(model, threads, workers, gpus)
+    codec = _LazyCodec(model, threads, workers, gpus, ray_address)
 
     def one(file: str) -> None:
         opts = _run_options(file, output, to_stdout, derive, force, quiet, model, threads,
@@ -493,7 +524,7 @@ def decompress(files, output, to_stdout, force, quiet, model, threads, workers, 
         if remove_input:  # every checksum passed while decoding
             _remove_input(file)
 
-    _each_file(files, one)
+    codec.each_file(files, one)
 
 
 def _remove_input(file: str) -> None:
@@ -506,11 +537,15 @@ def _remove_input(file: str) -> None:
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 @click.option("--model", type=click.Path(dir_okay=False), default=None, help="GGUF model file.")
 @click.option("--threads", type=click.IntRange(1, 256), default=None)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes (or Ray actors), each with its own model.")
+@click.option("--gpus", default=None, metavar="LIST", help="As for decompress.")
+@_ray_option
 @click.option("-q", "--quiet", is_flag=True)
-def test(files, model, threads, quiet):
+def test(files, model, threads, workers, gpus, ray_address, quiet):
     """Decode each FILE fully and check every checksum; write nothing."""
     files = _input_list(files, None, False)
-    codec = _LazyCodec(model, threads)
+    codec = _LazyCodec(model, threads, workers, gpus, ray_address)
 
     def one(file: str) -> None:
         with _open_input(file) as src:
@@ -518,7 +553,7 @@ def test(files, model, threads, quiet):
         if not quiet:
             click.echo(f"{file}: OK", err=True)
 
-    _each_file(files, one)
+    codec.each_file(files, one)
 
 
 @cli.command()

@@ -39,9 +39,10 @@ DEFAULT_MAX_STREAMS = 16
 DEFAULT_BLOCK_SIZE = 8 << 20
 
 #: Text segments go to the model only where it earns its time (``nacz.model_gate``): 0 sends
-#: every text segment to the model (the default until the rule is measured on the frontier
-#: texts), 1 applies the rule of 2026-12-01 (--model-gate 1).
-DEFAULT_MODEL_GATE = 0
+#: every text segment to the model (the default until 2026-12-01, config presets 1 and 2),
+#: 1 applies the rule of 2026-12-01 (the default since, config preset 3; README "Model
+#: gate" gives its effect on the frontier texts).
+DEFAULT_MODEL_GATE = 1
 MODEL_GATES = (0, 1)
 
 # Line-layout fold bits of ``CodecConfig.layout`` (``nacz.layout``), fixed by hand.

@@ -24,7 +24,7 @@ from nacz.errors import UsageError
 def test_config_round_trip_by_fixed_ids():
     cfg = CodecConfig(window=512, temperature=0.9, max_streams=4, predictors=0)
     fields = config_to_fields(cfg)
-    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 12]  # no predictor fields when off
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 12, 13]  # no predictor fields when off
     assert config_from_fields(fields) == cfg
     assert fields[1] == (512).to_bytes(4, "little")
     assert fields[8] == bytes(4)
@@ -32,24 +32,32 @@ def test_config_round_trip_by_fixed_ids():
 
 def test_default_predictor_parameters_are_preset_1():
     fields = config_to_fields(CodecConfig())
-    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12]
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13]
     assert fields[9] == b"\x01"  # one byte: the preset id
     assert config_from_fields(fields) == CodecConfig()
 
 
-def test_default_config_is_config_preset_2_in_one_byte():
+def test_default_config_is_config_preset_3_in_one_byte():
     cfg = CodecConfig()
-    assert config_to_fields(cfg, compact=True) == {10: b"\x02"}
-    assert config_from_fields({10: b"\x02"}) == cfg
-    # preset 1, the default before the line-layout folds, is that config without them
-    assert config_to_fields(cfg.replace(layout=0), compact=True) == {10: b"\x01"}
-    assert config_from_fields({10: b"\x01"}) == cfg.replace(layout=0)
+    assert cfg.model_gate == 1  # the default since 2026-12-01
+    assert config_to_fields(cfg, compact=True) == {10: b"\x03"}
+    assert config_from_fields({10: b"\x03"}) == cfg
+    # preset 2, the default of 2026-11-24, is that config without the model gate
+    old = cfg.replace(model_gate=0)
+    assert config_to_fields(old, compact=True) == {10: b"\x02"}
+    assert config_from_fields({10: b"\x02"}) == old
+    # preset 1, the default before the line-layout folds, is preset 2 without them
+    assert config_to_fields(old.replace(layout=0), compact=True) == {10: b"\x01"}
+    assert config_from_fields({10: b"\x01"}) == old.replace(layout=0)
     # anything else is written field by field, and reads back the same
-    other = cfg.replace(window=4096)
-    fields = config_to_fields(other, compact=True)
-    assert 10 not in fields and config_from_fields(fields) == other
-    # preset 3 is the default plus the model gate (--model-gate 1)
-    assert config_to_fields(cfg.replace(model_gate=1), compact=True) == {10: b"\x03"}
+    for other in (cfg.replace(window=4096), old.replace(window=4096)):
+        fields = config_to_fields(other, compact=True)
+        assert 10 not in fields and config_from_fields(fields) == other
+    # field 13 absent (files made before the gate) means every text segment on the model
+    fields = config_to_fields(cfg.replace(window=4096))
+    assert fields[13] == b"\x01"
+    del fields[13]
+    assert config_from_fields(fields) == old.replace(window=4096)
     with pytest.raises(ConfigError, match="unknown config preset"):
         config_from_fields({10: b"\x04"})
     with pytest.raises(ConfigError, match="cannot come with other fields"):

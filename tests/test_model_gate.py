@@ -63,7 +63,7 @@ def _log_text() -> bytes:
     states = ["queued", "running", "done", "done", "done", "retry"]
     lines = []
     t = 14 * 3600
-    for i in range(220):
+    for i in range(40):
         t += rnd.randint(0, 3)
         lines.append(f"2026-12-01T{t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}Z "
                      f"worker-{i % 4} job={10_000 + i} state={rnd.choice(states)} "

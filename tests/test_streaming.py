@@ -89,14 +89,14 @@ class _HashingSink:
 #: still write for inputs of at most one block (README figures depend on it), and the
 #: SHA-256 of the whole file as format version 3 writes it (regenerated on purpose when
 #: version 3 shortened the header by 63 bytes; the payloads did not change). Those cases
-#: run with the line-layout folds off (``layout=0``, config preset 1, as those files were
-#: made); tests/test_layout.py pins a folded file.
+#: run with the line-layout folds and the model gate off (``layout=0, model_gate=0``,
+#: config preset 1, as those files were made); tests/test_layout.py pins a folded file.
 def _sub_block_cases():
     rng = random.Random(1234)
     text = _alice(2000, 2300)
     binary = (bytes(rng.getrandbits(8) for _ in range(150_000)) + bytes(60_000)
               + corpus_path("sum").read_bytes()[:30000])
-    plain = CodecConfig(layout=0)
+    plain = CodecConfig(layout=0, model_gate=0)
     return {
         "empty": (b"", plain, True,
                   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
@@ -105,7 +105,8 @@ def _sub_block_cases():
                     "03f73bf5858f84debf093e2947ebd0ca6e874f588562d07243d1490518ef855a",
                     "44468507cfc0b14b793adb9a62660cf86834ec70d8b1679ffe9c513ca5cdcc0a"),
         "text300_sharded": (
-            text, CodecConfig(min_shard_tokens=20, max_streams=2, predictors=0, layout=0), True,
+            text, CodecConfig(min_shard_tokens=20, max_streams=2, predictors=0, layout=0,
+                              model_gate=0), True,
             "0591d235fb50d9e08be9cc717cced6ec66599095b11cdb11bfa4a409c5f686a9",
             "987051d6f4dced7ff14a8360f409f7c448772711134632c09583743bd30cb762"),
         "binary": (binary, plain, True,
