@@ -152,7 +152,7 @@ def main(argv=None) -> int:
               f"{r['tc']:.1f} | {r['td']:.1f} | {r['kbc']:.3f} / {r['kbd']:.3f} | "
               f"{r['td'] / r['tc']:.2f} | {r['raw']:.1f} | "
               f"{r['tokens'] / r['tc']:.1f} / {r['tokens'] / r['td']:.1f} |")
-    print("\n| config | total bytes | bits/byte (all texts) | KB/s compress | KB/s decompress |"
+    print("\n| config | input bytes | bits/byte (all texts) | KB/s compress | KB/s decompress |"
           " worst Δ bits/byte vs first (config as a preset) | speed vs first c / d |"
           " worst d/c |")
     print("|---|---|---|---|---|---|---|---|")
@@ -178,18 +178,24 @@ def main(argv=None) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(8, 5.5))
-        for tname in texts:
-            rs = [r for r in rows if r["text"] == tname]
-            ax.plot([r["kbc"] for r in rs], [r["bpb"] for r in rs], "o-", label=tname)
-            for r in rs:
-                ax.annotate(str(list(configs).index(r["config"]) + 1),
-                            (r["kbc"], r["bpb"]), fontsize=7)
-        ax.set_xlabel("compress KB/s (2 cores, wall clock with start-up)")
-        ax.set_ylabel("bits per byte")
-        ax.set_title("nacz speed/ratio frontier; points numbered by config:\n"
-                     + "; ".join(f"{i + 1} {n}" for i, n in enumerate(configs)), fontsize=7)
-        ax.legend(fontsize=8)
+        fig, ax = plt.subplots(figsize=(9, 6))
+        markers = "os^vDPX*<>"
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        names = list(configs)
+        for ti, tname in enumerate(texts):
+            for r in (r for r in rows if r["text"] == tname):
+                ci = names.index(r["config"])
+                ax.scatter(r["kbc"], r["bpb_cfg"], color=colours[ti % len(colours)],
+                           marker=markers[ci % len(markers)], s=45)
+        for ti, tname in enumerate(texts):
+            ax.scatter([], [], color=colours[ti % len(colours)], marker="o", label=tname)
+        for ci, name in enumerate(names):
+            ax.scatter([], [], color="grey", marker=markers[ci % len(markers)], label=name)
+        ax.set_xlabel("compress KB/s (2 cores, wall clock with start-up, one run at a time)")
+        ax.set_ylabel("bits per byte (config header counted as a preset's)")
+        ax.set_title("nacz speed/ratio frontier, 8 KB texts (colour: text, marker: config)",
+                     fontsize=9)
+        ax.legend(fontsize=7, loc="upper right")
         fig.tight_layout()
         fig.savefig(args.png, dpi=110)
     return 0
