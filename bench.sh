@@ -15,6 +15,13 @@
 #                                    (default: corpora/alice29.txt; needs '.[bench]' to plot)
 #   ./bench.sh windows [FILE[:N]]    LLM alone and all predictors at windows 2048/4096/8192,
 #                                    one stream each (default: corpora/alice29.txt)
+#   ./bench.sh load                  N nacz runs together, and nacz beside busy loops
+#                                    (bench/load.py; grammar.lsp)
+#   ./bench.sh frontier TEXT ...     the speed/ratio sweep of bench/frontier.py on 8 KB cuts,
+#                                    rows kept in bench/frontier.jsonl (needs '.[bench]')
+#   ./bench.sh batch                 one llama_decode by tokens per call and position
+#   ./bench.sh ray [TEXT]            Ray start-up, 1 and 2 actors vs --workers 1, and a
+#                                    simulated two-node cluster (needs '.[ray]')
 # Corpus files come from: python corpora/fetch.py
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -45,5 +52,11 @@ case "$what" in
     for w in 2048 4096 8192; do
       python bench/ablation.py --window "$w" --configs "llm;+apm (all)" "${1:-$C/alice29.txt}"
     done ;;
-  *) echo "usage: $0 compare|throughput|ablation|layout|windows [...]" >&2; exit 2 ;;
+  load) python bench/load.py --n 2,4 --hogs 1,2 --markdown ;;
+  frontier) python bench/frontier.py --bytes 8192 --jsonl bench/frontier.jsonl \
+              --png bench/frontier.png "$@" ;;
+  batch) python bench/batch_cost.py ;;
+  ray) python bench/ray_bench.py "${1:-$C/alice29.txt}" ;;
+  *) echo "usage: $0 compare|throughput|ablation|layout|windows|load|frontier|batch|ray [...]" >&2
+     exit 2 ;;
 esac

@@ -26,13 +26,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import codec_groups, raw_forward_rate  # noqa: E402
 
-#: name -> extra `nacz compress` arguments. "today" is the default before 2026-12-01.
+#: name -> extra `nacz compress` arguments: the sweep of 2026-12-01 (bench/FRONTIER.md).
+#: "today" is the default before 2026-12-01 (config preset 2).
 CONFIGS = {
     "today (1 stream <16k tokens, window 2048)": "--model-gate 0",
-    "shards >= 2048 tokens": "--model-gate 0 --min-shard-tokens 2048",
-    "shards >= 1024 tokens": "--model-gate 0 --min-shard-tokens 1024",
+    "shards of 1024+ tokens": "--model-gate 0 --min-shard-tokens 1024",
+    "shards of 512+ tokens": "--model-gate 0 --min-shard-tokens 512",
+    "shards of 512+ tokens, own predictor state":
+        "--model-gate 0 --min-shard-tokens 512 --predictors bias,ngram,match,temp,apm,unigram",
     "window 1024": "--model-gate 0 --window 1024",
-    "shards >= 1024, window 1024": "--model-gate 0 --min-shard-tokens 1024 --window 1024",
+    "window 512": "--model-gate 0 --window 512",
+    "confidence skip (match of 8+ tokens)": "--model-gate 0 --skip-min-match 8",
+    "new default (model gate on, config preset 3)": "",
 }
 
 

@@ -52,6 +52,27 @@ def _ray():
     return ray
 
 
+def init_ray(**kwargs) -> None:
+    """``ray.init`` from the directory that holds the imported nacz package.
+
+    Ray puts the driver's current directory on every worker's ``sys.path``; started from
+    a source checkout, the workers would import the checkout's ``nacz/`` (which lacks
+    ``nacz.coder`` and ``nacz.formats``: setuptools maps them from ``coder/`` and
+    ``formats/``) instead of the installed package. From the package's own parent
+    directory they find what the driver imported.
+    """
+    import nacz
+
+    ray = _ray()
+    here = os.getcwd()
+    os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(nacz.__file__))))
+    try:
+        with _stdout_to_stderr():
+            ray.init(**kwargs)
+    finally:
+        os.chdir(here)
+
+
 def _stdout_to_stderr():
     from .backend import _stdout_to_stderr as redirect  # a context manager, no llama_cpp
 
@@ -116,9 +137,8 @@ class RayGroupRunner:
         kwargs = dict(ignore_reinit_error=True, log_to_driver=False,
                       include_dashboard=False, logging_level="ERROR")
         try:
-            with _stdout_to_stderr():
-                # "local" starts a new instance even where RAY_ADDRESS names a cluster.
-                ray.init(address=self.address or "local", **kwargs)
+            # "local" starts a new instance even where RAY_ADDRESS names a cluster.
+            init_ray(address=self.address or "local", **kwargs)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...
             where = "a local Ray instance" if self.address in (None, "local") else \
                 f"the Ray cluster at {self.address}"

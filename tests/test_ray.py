@@ -49,7 +49,11 @@ def reference(codec, data):
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    from nacz.ray_runner import init_ray
+
+    # init_ray, not ray.init: from the repository root, Ray's workers would otherwise
+    # import the source tree's nacz/ instead of the installed package.
+    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False,
              logging_level="ERROR")
     yield
     ray.shutdown()
