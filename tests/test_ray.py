@@ -162,7 +162,8 @@ def test_cli_ray_round_trip_and_ctrl_c_leaves_nothing(nacz_cli, tmp_path, data, 
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     p = subprocess.Popen([sys.executable, "-m", "nacz", "compress", "--ray=local",
                           "--workers", "2", "--block-size", str(BLOCK), str(big)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                         cwd=tmp_path)  # never the repo root: its nacz/ is not installed
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not any("_GroupWorker" in x
                                                   for x in _ray_processes()):
