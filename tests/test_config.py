@@ -95,9 +95,10 @@ def test_custom_predictor_fields_round_trip_with_pinned_layout():
         skip_min_match=24, skip_confidence=0.9,
     )
     fields = config_to_fields(cfg)
-    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12]
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13]
     assert config_from_fields(fields) == cfg
     assert fields[12] == bytes([15])  # every line-layout fold allowed
+    assert fields[13] == b"\x01"  # the model gate, on by default since 2026-12-01
     assert fields[8] == (PRED_BIAS | PRED_MATCH).to_bytes(4, "little") == bytes([5, 0, 0, 0])
     # Field 9: order count, orders, six u8 sizes, u16 skip_min_match, 13 f64 (FORMAT.md).
     raw = fields[9]
