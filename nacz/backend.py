@@ -22,7 +22,6 @@ Invariants the codec relies on:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import sys
 import threading

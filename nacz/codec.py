@@ -35,12 +35,12 @@ import numpy as np
 from .backend import LlamaBackend
 from .coder import (
     PRECISION_BITS,
-    TOTAL,
     ArithmeticDecoder,
     ArithmeticEncoder,
     quantize_logits,
     quantize_probabilities,
 )
+from .components import AdaptiveBit
 from .config import PRED_SHARED, CodecConfig
 from .tokenizer import ESCAPE_STANDIN_BYTE, vocabulary_bytes
 
@@ -63,23 +63,15 @@ def plan_shards(n_tokens: int, cfg: CodecConfig) -> list[tuple[int, int]]:
     return [(bounds[i], bounds[i + 1]) for i in range(n)]
 
 
-class _EscapeModel:
-    """Per-stream adaptive probability that the next id is an escaped raw byte.
+#: Escaped raw bytes are uniform: the tokenizer escapes only bytes the vocabulary lacks.
+UNIFORM_BYTE_CDF = np.arange(257, dtype=np.int64) << (PRECISION_BITS - 8)
 
-    Krichevsky-Trofimov estimate (escapes + 1/2) / (ids + 1) in integer arithmetic, so
-    text without escapes pays about 0.7 ln(n) bits in all for n tokens.
-    """
 
-    UNIFORM_BYTE_CDF = np.arange(257, dtype=np.int64) << (PRECISION_BITS - 8)
-
-    def __init__(self, n_streams: int):
-        self.escapes = np.zeros(n_streams, dtype=np.int64)
-        self._cdf = np.array([0, 0, TOTAL], dtype=np.int64)
-
-    def flag_cdf(self, stream: int, step: int) -> np.ndarray:
-        f_esc = ((2 * int(self.escapes[stream]) + 1) << (PRECISION_BITS - 1)) // (step + 1)
-        self._cdf[1] = TOTAL - min(max(f_esc, 1), TOTAL - 1)
-        return self._cdf
+def _escape_flags(n_streams: int) -> AdaptiveBit:
+    """Per stream, the adaptive probability that the next id is an escaped raw byte:
+    Krichevsky-Trofimov, (escapes + 1/2) / (ids + 1), so text without escapes pays about
+    0.7 ln(n) bits in all for n tokens."""
+    return AdaptiveBit(n_streams, scale=2)
 
 
 class _TokenModels:
@@ -201,7 +193,7 @@ def encode_streams(
     ``stats``, if given, receives ``skipped``: tokens coded without the LLM's distribution.
     """
     encoders = [ArithmeticEncoder() for _ in streams]
-    esc = _EscapeModel(len(streams))
+    esc = _escape_flags(len(streams))
     n_vocab = backend.n_vocab
     models = _TokenModels(len(streams), n_vocab, cfg)
     tok_bytes = _token_lengths(backend)
@@ -210,10 +202,10 @@ def encode_streams(
         tok = int(streams[s][step])
         enc = encoders[s]
         escaped = tok >= n_vocab
-        enc.encode(esc.flag_cdf(s, step), int(escaped))
+        enc.encode(esc.cdf(s), int(escaped))
+        esc.update(s, int(escaped))
         if escaped:
-            enc.encode(_EscapeModel.UNIFORM_BYTE_CDF, tok - n_vocab)
-            esc.escapes[s] += 1
+            enc.encode(UNIFORM_BYTE_CDF, tok - n_vocab)
         else:
             enc.encode(models.cdf(s, logits), tok)
         models.update(s, tok)
@@ -238,16 +230,17 @@ def decode_streams(
     """Inverse of :func:`encode_streams`, given each stream's id count."""
     decoders = [ArithmeticDecoder(p) for p in payloads]
     out = [np.empty(n, dtype=np.int32) for n in lengths]
-    esc = _EscapeModel(len(lengths))
+    esc = _escape_flags(len(lengths))
     n_vocab = backend.n_vocab
     models = _TokenModels(len(lengths), n_vocab, cfg)
     total_bits = 8 * sum(len(p) for p in payloads)
 
     def code(s: int, logits: np.ndarray | None, step: int) -> int:
         dec = decoders[s]
-        if dec.decode(esc.flag_cdf(s, step)):
-            tok = n_vocab + dec.decode(_EscapeModel.UNIFORM_BYTE_CDF)
-            esc.escapes[s] += 1
+        escaped = dec.decode(esc.cdf(s))
+        esc.update(s, escaped)
+        if escaped:
+            tok = n_vocab + dec.decode(UNIFORM_BYTE_CDF)
         else:
             tok = dec.decode(models.cdf(s, logits))
         models.update(s, tok)
@@ -280,8 +273,8 @@ def _token_lengths(backend: LlamaBackend) -> np.ndarray:
 
 
 #: Modules whose source decides the CDFs the probe hashes (the cache key covers them).
-_CDF_PATH_MODULES = ("nacz.codec", "nacz.backend", "nacz.predictors", "nacz.config",
-                     "nacz.tokenizer", "nacz.coder.quantize")
+_CDF_PATH_MODULES = ("nacz.codec", "nacz.backend", "nacz.predictors", "nacz.components",
+                     "nacz.config", "nacz.tokenizer", "nacz.coder.quantize")
 _FINGERPRINT_CACHE = "numerics-fingerprints.json"
 
 
