@@ -87,9 +87,9 @@ def load(spec: str) -> tuple[str, bytes, int, float]:
 
 
 def _token_lengths_of(backend) -> np.ndarray:
-    from nacz.codec import _token_lengths
+    from nacz.codec import token_lengths
 
-    return _token_lengths(backend)
+    return token_lengths(backend)
 
 
 def main(argv=None) -> int:
@@ -134,9 +134,9 @@ def main(argv=None) -> int:
         inputs = [(f"{name} shard {i}", b"", n, 0.0) for i, n in enumerate(shard_sizes)]
     n_s = len(streams)
     lengths = np.array([len(t) for t in streams])
-    from nacz.codec import _standin
+    from nacz.codec import escape_standin
 
-    standin = _standin(backend)
+    standin = escape_standin(backend)
     models = [_TokenModels(n_s, V, c) for c in cfgs]
     esc = _EscapeModel(n_s)
     bits = np.zeros((len(cfgs), n_s))

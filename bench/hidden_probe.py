@@ -27,7 +27,7 @@ import numpy as np
 def dump(out: str, specs: list[str]) -> None:
     from nacz.api import Codec
     from nacz.backend import _llama
-    from nacz.codec import _standin
+    from nacz.codec import escape_standin
     from nacz.config import CodecConfig
 
     cfg = CodecConfig()
@@ -42,7 +42,7 @@ def dump(out: str, specs: list[str]) -> None:
         streams.append(toks[: int(cap)] if cap else toks)
     V = be.n_vocab
     n_embd = int(L.llama_model_n_embd(be._model))
-    standin = _standin(be)
+    standin = escape_standin(be)
     n = max(len(t) for t in streams)
     logits = [np.empty((len(t), V), dtype=np.float16) for t in streams]
     hidden = [np.empty((len(t), n_embd), dtype=np.float32) for t in streams]

@@ -81,11 +81,11 @@ def codec_groups(codec, data: bytes, cfg) -> list[list[np.ndarray]]:
 def raw_forward_rate(codec, groups, cfg, max_steps: int | None = None) -> tuple[int, float]:
     """(tokens fed, seconds) of a plain lockstep decode loop over ``groups`` (over the
     first ``max_steps`` steps of each, when given)."""
-    from nacz.codec import _standin
+    from nacz.codec import escape_standin
 
     backend = codec.backend
     V = backend.n_vocab
-    standin = _standin(backend)
+    standin = escape_standin(backend)
     tokens = 0
     seconds = 0.0
     for group in groups:

@@ -9,12 +9,18 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import (  # noqa: E402  (errors are plain Python)
+    BinaryCodecError,
+    ConfigError,
     CorruptDataError,
+    FormatError,
     ModelError,
     ModelLoadError,
     ModelMismatchError,
     NaczError,
+    NaczIOError,
     NumericsMismatchError,
+    OutputExistsError,
+    RayError,
     TokenizationError,
     UsageError,
 )
@@ -26,16 +32,24 @@ __all__ = [
     "compress_stream",
     "decompress_stream",
     "read_header",
+    "read_info",
     "Codec",
     "CodecConfig",
+    "BinaryCodecError",
+    "ConfigError",
     "CorruptDataError",
+    "FormatError",
     "ModelError",
     "ModelLoadError",
     "ModelMismatchError",
     "NaczError",
+    "NaczIOError",
     "NumericsMismatchError",
+    "OutputExistsError",
+    "RayError",
     "TokenizationError",
     "UsageError",
+    "MAGIC",
 ]
 
 _LAZY = {
@@ -43,16 +57,18 @@ _LAZY = {
     "decompress": "api",
     "compress_stream": "api",
     "decompress_stream": "api",
+    "read_header": "api",
+    "read_info": "api",
     "Codec": "api",
     "CodecConfig": "config",
 }
 
 
 def __getattr__(name: str):
-    if name == "read_header":
-        from .formats import read_header
+    if name == "MAGIC":
+        from .formats import MAGIC
 
-        return read_header
+        return MAGIC
     if name in _LAZY:
         import importlib
 

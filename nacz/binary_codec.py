@@ -44,6 +44,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import zstandard
 
+from .errors import BinaryCodecError
+
 METHOD_STORED = 0
 METHOD_ZSTD = 1
 METHOD_LZMA2 = 2
@@ -80,10 +82,6 @@ TRIAL_PRESET = 1
 #: size; above it they run one after another to bound memory (an xz -9e encoder needs
 #: about 11x its dictionary).
 PARALLEL_LIMIT = 16 << 20
-
-
-class BinaryCodecError(ValueError):
-    """A binary segment's payload is corrupt or inconsistent with its recorded length."""
 
 
 def _lzma_dict_size(n: int) -> int:

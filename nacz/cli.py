@@ -61,19 +61,6 @@ def _open_input(path: str) -> Iterator[BinaryIO]:
         yield f
 
 
-class _CountingReader:
-    """Counts the bytes read through it (``info`` on a pipe)."""
-
-    def __init__(self, raw: BinaryIO):
-        self._raw = raw
-        self.count = 0
-
-    def read(self, n: int = -1) -> bytes:
-        b = self._raw.read(n)
-        self.count += len(b)
-        return b
-
-
 class _Discard:
     """A sink for ``nacz test``: decoded bytes are checked, then dropped."""
 
@@ -365,9 +352,11 @@ def _each_file(files: list[str], work) -> None:
     for file in files:
         try:
             work(file)
-        except (BrokenPipeError, ModelLoadError):
-            raise  # the reader is gone, or the model: nothing more can be done
+        except ModelLoadError:
+            raise  # the model is gone: nothing more can be done
         except Exception as exc:
+            if _is_broken_pipe(exc):
+                raise  # the reader is gone
             code, message = _classify(exc)
             if code is None:
                 raise
@@ -563,22 +552,12 @@ def info(file, as_json):
     """Show a nacz file's header without decoding it."""
     import json
 
-    from .config import ConfigError, config_from_fields
-    from .formats import read_header
+    from .api import read_info
     from .model_file import recorded_model_display, recorded_model_name
 
     with _open_input(file) as raw:
-        src = _CountingReader(raw)
-        h = read_header(src)
-        while src.read(1 << 20):  # the file's size, without holding it
-            pass
-    compressed = src.count
-    try:
-        cfg = config_from_fields(h.config_fields)
-    except ConfigError as exc:
-        from .formats import FormatError
-
-        raise FormatError(str(exc)) from None
+        found = read_info(raw)
+    h, cfg, compressed = found.header, found.config, found.compressed_bytes
     model_name, model_bundled = recorded_model_name(h.model_name)
     record = {
         "file": file,
@@ -641,22 +620,19 @@ def _error_message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _data_errors() -> tuple:
-    try:
-        from .binary_codec import BinaryCodecError
-        from .coder import ArithmeticDecodeError, QuantizationError
-    except ImportError:  # pragma: no cover - a broken install still gets one-line errors
-        return ()
-    return (BinaryCodecError, ArithmeticDecodeError, QuantizationError)
+def _is_broken_pipe(exc: BaseException) -> bool:
+    """The reader of our output went away (``BrokenPipeError``, or the library's
+    ``NaczIOError`` standing for one)."""
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno == errno.EPIPE
 
 
 def _classify(exc: BaseException) -> tuple[int | None, str]:
     """(exit code, one-line message) for an error nacz reports, (None, "") for a bug."""
-    from .formats import FormatError
-
     if isinstance(exc, UsageError):
         return (1 if isinstance(exc, OutputExistsError) else 2), str(exc)
-    if isinstance(exc, (NaczError, FormatError, OSError, *_data_errors())):
+    if isinstance(exc, (NaczError, OSError)):
         return 1, _error_message(exc)
     if isinstance(exc, MemoryError):
         return 1, "out of memory"
@@ -689,14 +665,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("nacz: interrupted", err=True)
         code = 130
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly, as other filters do.
-        try:
-            sys.stdout = None  # type: ignore[assignment]
-        except Exception:
-            pass
-        code = 1
     except Exception as exc:
+        if _is_broken_pipe(exc):
+            # The reader went away (e.g. `| head`): stop quietly, as other filters do.
+            try:
+                sys.stdout = None  # type: ignore[assignment]
+            except Exception:
+                pass
+            return 1
         code, message = _classify(exc)
         if debug and not isinstance(exc, UsageError):
             raise

@@ -196,7 +196,7 @@ def encode_streams(
     esc = _escape_flags(len(streams))
     n_vocab = backend.n_vocab
     models = _TokenModels(len(streams), n_vocab, cfg)
-    tok_bytes = _token_lengths(backend)
+    tok_bytes = token_lengths(backend)
 
     def code(s: int, logits: np.ndarray | None, step: int) -> int:
         tok = int(streams[s][step])
@@ -212,7 +212,7 @@ def encode_streams(
         return tok
 
     _lockstep(
-        backend, [len(t) for t in streams], cfg, code, _standin(backend), tok_bytes, progress,
+        backend, [len(t) for t in streams], cfg, code, escape_standin(backend), tok_bytes, progress,
         lambda: sum(e.bits_written for e in encoders), models,
     )
     if stats is not None:
@@ -248,21 +248,21 @@ def decode_streams(
         return tok
 
     _lockstep(
-        backend, lengths, cfg, code, _standin(backend), _token_lengths(backend), progress,
+        backend, lengths, cfg, code, escape_standin(backend), token_lengths(backend), progress,
         lambda: total_bits, models,
     )
     return out
 
 
-def _standin(backend: LlamaBackend) -> int:
-    lengths = _token_lengths(backend)
+def escape_standin(backend: LlamaBackend) -> int:
+    lengths = token_lengths(backend)
     for tid, b in enumerate(vocabulary_bytes(backend)):
         if lengths[tid] == 1 and b[0] == ESCAPE_STANDIN_BYTE:
             return tid
     raise ValueError("vocabulary lacks the escape stand-in token")
 
 
-def _token_lengths(backend: LlamaBackend) -> np.ndarray:
+def token_lengths(backend: LlamaBackend) -> np.ndarray:
     """Byte length of every id: vocabulary tokens, then the 256 escape ids."""
     cached = getattr(backend, "_nacz_token_lengths", None)
     if cached is None:

@@ -14,7 +14,7 @@ import dataclasses
 import struct
 from dataclasses import dataclass
 
-from .errors import UsageError
+from .errors import ConfigError, UsageError
 
 #: Window size (tokens of KV cache per stream, including the start token).
 DEFAULT_WINDOW = 2048
@@ -289,10 +289,6 @@ def _unpack_predictor_params(raw: bytes) -> dict:
     floats = struct.unpack_from(f"<{n_floats}d", raw, pos + 2)
     values.update(zip(_PREDICTOR_FLOATS + ("skip_confidence",), floats))
     return values
-
-
-class ConfigError(ValueError):
-    """A serialised config cannot be understood."""
 
 
 #: Field 10 replaces all the others when a file's whole config is a frozen preset: one byte,

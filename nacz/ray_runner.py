@@ -26,7 +26,7 @@ import sys
 from collections import deque
 from typing import Any, Iterable, Iterator
 
-from .errors import ModelMismatchError, NaczError, NumericsMismatchError, UsageError
+from .errors import ModelMismatchError, NumericsMismatchError, RayError, UsageError
 
 #: Ray major version the extra pins and the tests ran with.
 RAY_REQUIREMENT = "ray>=2.50,<3"
@@ -35,10 +35,6 @@ IN_FLIGHT_PER_ACTOR = 2
 MAX_REPLACEMENTS_PER_ACTOR = 3
 #: Seconds an actor may take to start (place, load the model, run the numerics probe).
 START_TIMEOUT_S = 300.0
-
-
-class RayError(NaczError):
-    """Ray is missing, cannot start or join a cluster, or cannot keep actors alive."""
 
 
 def _ray():
@@ -282,11 +278,16 @@ class RayGroupRunner:
         """The numerics fingerprint the actors for ``cfg`` share (starts them if needed)."""
         return self.start(cfg)
 
+    def check_numerics(self, cfg, recorded: bytes) -> None:
+        """Nothing to check here: each actor is checked against ``recorded`` before it
+        gets a job (``run_groups(expected=...)``)."""
+
     def run_groups(self, items: Iterable[tuple[Any, tuple | None]],
-                   expected: bytes | None = None) -> Iterator[tuple[Any, Any]]:
+                   expected: bytes | None = None, progress=None) -> Iterator[tuple[Any, Any]]:
         """Yield ``(tag, result)`` for each ``(tag, job)``, in order (see nacz.workers).
         The actors start at the first job, for its config; with ``expected`` (a file's
-        fingerprint) only actors with those numerics are used."""
+        fingerprint) only actors with those numerics are used. Actors report no progress
+        until a group is done (``progress`` is not called)."""
         ray = _ray()
         from ray.exceptions import RayActorError
 
@@ -297,6 +298,7 @@ class RayGroupRunner:
             lost_errors = (RayActorError,)
         # Each entry: [tag, job, actor, ref] (actor and ref None for a job of None).
         pending: deque = deque()
+        in_flight = 0  # entries of pending with a job
         load: dict = {}  # id(actor) -> jobs pending on it
 
         def submit(entry) -> None:
@@ -308,8 +310,8 @@ class RayGroupRunner:
             return IN_FLIGHT_PER_ACTOR * len(self._actors)
 
         def due(drain: bool):
-            while pending and (drain or pending[0][1] is None
-                               or sum(1 for e in pending if e[1] is not None) >= capacity()):
+            nonlocal in_flight
+            while pending and (drain or pending[0][1] is None or in_flight >= capacity()):
                 entry = pending[0]
                 if entry[1] is None:
                     pending.popleft()
@@ -327,6 +329,7 @@ class RayGroupRunner:
                     continue
                 load[id(entry[2])] -= 1
                 pending.popleft()
+                in_flight -= 1
                 yield entry[0], result
 
         for tag, job in items:
@@ -334,6 +337,7 @@ class RayGroupRunner:
             if job is not None:
                 self.start(job[1], expected)
                 submit(entry)
+                in_flight += 1
             pending.append(entry)
             yield from due(drain=False)
         yield from due(drain=True)

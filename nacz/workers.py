@@ -140,3 +140,33 @@ def _pool(backend, workers: int, devices=None) -> tuple[ProcessPoolExecutor, int
         initargs=(str(backend.model_file.path), threads, slots),
     )
     return ex, len(devices)
+
+
+class LocalGroupRunner:
+    """Runs a codec's groups in this process and in its worker processes (see
+    :func:`run_groups`); the numerics are this machine's. The same interface as
+    :class:`nacz.ray_runner.RayGroupRunner`."""
+
+    def __init__(self, codec):
+        self._codec = codec
+
+    def fingerprint(self, cfg) -> bytes:
+        return self._codec.fingerprint(cfg)
+
+    def check_numerics(self, cfg, recorded: bytes) -> None:
+        """Refuse a file whose recorded fingerprint is not this machine's."""
+        from .errors import NumericsMismatchError
+
+        if self.fingerprint(cfg)[: len(recorded)] != recorded:
+            raise NumericsMismatchError(
+                "this machine's model numerics differ from those of the machine that "
+                "compressed the file (different CPU kind, GPU, or llama.cpp build); "
+                "decoding here would produce garbage"
+            )
+
+    def run_groups(self, items, expected: bytes | None = None, progress=None):
+        codec = self._codec
+        return run_groups(codec.backend, items, codec.workers, codec.devices, progress)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,181 @@
+"""Planning a block of input: segments, shards, lockstep groups, and the classic payloads.
+
+Invariants:
+- The input is cut into blocks by :func:`nacz.segmenter.block_end`, and only once more
+  than ``block_size`` bytes are buffered: the cuts depend on the bytes alone, never on how
+  ``src.read`` splits them, and an input of at most one block is a single block.
+- A block's plan depends only on its bytes, the model (tokenizer and, for the model gate,
+  its costs) and the config: never on workers, threads or where the groups will run.
+- Shards and groups never span blocks; a block's neural segments form groups of at most
+  ``max_streams`` in table order, and binary segments are coded here, while planning.
+- A part keeps its input's length and CRC, not its bytes; its tokens stay only until its
+  group is coded.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+import numpy as np
+
+from . import formats
+from .config import CodecConfig
+
+#: Bytes asked of ``src.read`` at a time while filling a block.
+READ_SIZE = 1 << 20
+
+# Segment kinds <-> nacz.binary_codec method ids (both fixed by hand).
+KIND_OF_METHOD = {
+    0: formats.SEGMENT_STORED,
+    1: formats.SEGMENT_ZSTD,
+    2: formats.SEGMENT_LZMA2,
+    3: formats.SEGMENT_X86_LZMA2,
+    4: formats.SEGMENT_SPARC_LZMA2,
+}
+METHOD_OF_KIND = {k: m for m, k in KIND_OF_METHOD.items()}
+
+
+@dataclass(eq=False)
+class Part:
+    """One planned segment while compressing."""
+
+    kind: int
+    n_bytes: int
+    data_crc32: int
+    tokens: np.ndarray | None = None
+    n_tokens: int = 0
+    payload: bytes = b""
+    group: int = 0  # within its block until the block is written
+    #: What a folded neural segment's payload starts with: its layout (nacz.layout).
+    prefix: bytes = b""
+
+
+@dataclass(eq=False)
+class Block:
+    """One block of input, planned: its parts in order and its lockstep groups."""
+
+    parts: list[Part]
+    groups: list[list[Part]]
+    n_bytes: int
+
+
+def read_blocks(src: BinaryIO, block_size: int) -> Iterator[bytes]:
+    """The input, cut into blocks (see the module's invariants)."""
+    from .segmenter import block_end
+
+    buf = bytearray()
+    eof = False
+    while True:
+        while not eof and len(buf) <= block_size:
+            chunk = src.read(min(READ_SIZE, block_size + 1 - len(buf)))
+            if chunk:
+                buf += chunk
+            else:
+                eof = True
+        if len(buf) <= block_size:
+            if buf:
+                yield bytes(buf)
+            return
+        end = block_end(buf, block_size)
+        yield bytes(buf[:end])
+        del buf[:end]
+
+
+class BlockPlanner:
+    """Plans blocks for one config: ``plan(data)`` segments, tokenizes, shards and groups a
+    block, and codes its binary segments (and the text the model gate refuses)."""
+
+    def __init__(self, backend, tokenizer, cfg: CodecConfig, hybrid: bool = True):
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.cfg = cfg
+        self.hybrid = hybrid
+
+    def plan(self, data: bytes) -> Block:
+        from .codec import plan_shards
+
+        cfg = self.cfg
+        if not data:
+            plans = []
+        elif self.hybrid:
+            from .segmenter import plan_segments
+
+            plans = [(p.start, p.end, p.kind) for p in plan_segments(data)]
+        else:
+            plans = [(0, len(data), "text")]
+        parts: list[Part] = []
+        for start, end, kind in plans:
+            piece = data[start:end]
+            if kind != "text":
+                parts.append(self._classic_part(piece))
+                continue
+            tokens = self.tokenizer.encode(piece)
+            if cfg.model_gate:
+                estimate, classic = gate_estimate(self.backend, piece, tokens, cfg)
+                if not estimate.model_pays:
+                    # Not worth the model's time (nacz.model_gate): the classic codecs'
+                    # payload, made for the estimate, is the segment.
+                    parts.append(self._classic_part(piece, classic))
+                    continue
+            for a, b in plan_shards(len(tokens), cfg):
+                shard = tokens[a:b]
+                parts.append(self._neural_part(self.tokenizer.decode(shard), shard))
+        neural = [p for p in parts if p.kind in formats.NEURAL_KINDS]
+        step = cfg.max_streams
+        groups = [neural[g : g + step] for g in range(0, len(neural), step)]
+        for gi, members in enumerate(groups):
+            for m in members:
+                m.group = gi
+        return Block(parts, groups, len(data))
+
+    @staticmethod
+    def _classic_part(piece: bytes, classic: tuple[int, bytes] | None = None) -> Part:
+        if classic is None:
+            from .binary_codec import compress_binary
+
+            classic = compress_binary(piece)
+        method, payload = classic
+        return Part(KIND_OF_METHOD[method], len(piece), zlib.crc32(piece), payload=payload)
+
+    def _neural_part(self, raw: bytes, tokens: np.ndarray) -> Part:
+        """A shard of text as a neural segment, its line layout folded if that pays."""
+        mode = 0
+        if self.cfg.layout:
+            from .layout import choose_layout
+
+            mode = choose_layout(raw, self.cfg.layout)
+        if not mode:
+            return Part(formats.SEGMENT_NEURAL, len(raw), zlib.crc32(raw), tokens=tokens,
+                        n_tokens=len(tokens))
+        from .layout import fold_layout, pack_folded_payload
+
+        folded, layout = fold_layout(raw, mode)
+        tokens = self.tokenizer.encode(folded)
+        return Part(formats.SEGMENT_NEURAL_FOLDED, len(raw), zlib.crc32(raw), tokens=tokens,
+                    n_tokens=len(tokens), prefix=pack_folded_payload(mode, layout, b""))
+
+
+def gate_estimate(backend, piece: bytes, tokens: np.ndarray, cfg: CodecConfig | None = None):
+    """(``GateEstimate``, classic (method, payload) or None) for a text segment: what
+    :mod:`nacz.model_gate` decides from. The classic payload is made only when the rule
+    needs a sample. The sample starts from ``cfg``'s start token (the default config's
+    when None)."""
+    from .model_gate import GateEstimate, needs_estimate, sample_span
+
+    if not needs_estimate(len(piece), len(tokens)):
+        return GateEstimate(len(piece), len(tokens)), None
+    from .binary_codec import compress_binary
+    from .codec import escape_standin, token_lengths
+
+    classic = compress_binary(piece)
+    a, b, c = sample_span(len(tokens))
+    window = np.asarray(tokens[a:c], dtype=np.int64)
+    n_vocab = backend.n_vocab
+    sample_bytes = int(token_lengths(backend)[window[b - a:]].sum())
+    fed = np.where(window < n_vocab, window, escape_standin(backend))
+    start_token = (cfg or CodecConfig()).start_token
+    bits = backend.sequence_cost_bits(fed, start_token, b - a)
+    return GateEstimate(len(piece), len(tokens), bits / max(1, sample_bytes),
+                        8 * len(classic[1]) / len(piece)), classic
