@@ -7,10 +7,10 @@ SPEC is ``PATH`` (whole file), ``PATH:N`` (its first N bytes) or ``twice:PATH:N`
 N bytes pasted twice: a repetitive input); ``fold:SPEC`` is that input with the line-layout
 folds the codec would choose for it (``nacz.layout``): the model codes the folded text, and
 the coded layout plus its 5-byte prefix is added to every configuration's cost. Each input becomes one stream; all streams
-advance in lockstep through ``nacz.backend`` exactly as the codec drives them (start token
-at position 0, window sliding by KV shift), so each stream sees the logits the codec sees
+advance through the codec's own loop (``nacz.codec.lockstep``: start token at position 0,
+window sliding by KV shift), so each stream sees the logits the codec sees
 for a one-shard file. Every configuration codes the same token sequence with its own
-``_TokenModels`` (the codec's class), and its cost is the exact arithmetic-coding cost of
+``TokenModels`` (the codec's class), and its cost is the exact arithmetic-coding cost of
 its integer CDFs, -log2(freq / 2^24) per token, plus the escape flags: what the coder
 writes, less at most 4 bytes of flush per stream. A configuration with the confidence skip
 codes skipped tokens from the cheap distribution, as the codec does (the logits are still
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from nacz.api import Codec
-from nacz.codec import _EscapeModel, _TokenModels
+from nacz.codec import TokenModels, escape_flags, lockstep
 from nacz.config import (
     PRED_ALL,
     PRED_APM,
@@ -134,61 +134,43 @@ def main(argv=None) -> int:
         inputs = [(f"{name} shard {i}", b"", n, 0.0) for i, n in enumerate(shard_sizes)]
     n_s = len(streams)
     lengths = np.array([len(t) for t in streams])
-    from nacz.codec import escape_standin
-
-    standin = escape_standin(backend)
-    models = [_TokenModels(n_s, V, c) for c in cfgs]
-    esc = _EscapeModel(n_s)
+    models = [TokenModels(n_s, V, c) for c in cfgs]
+    esc = escape_flags(n_s)
     bits = np.zeros((len(cfgs), n_s))
     esc_bits = np.array([outside for _, _, _, outside in inputs], dtype=float)
     pred_time = np.zeros(len(cfgs))
-    model_time = 0.0
     t_start = time.perf_counter()
 
-    ids = np.arange(n_s, dtype=np.int64)
-    t0 = time.perf_counter()
-    with backend.open_streams(n_s, base.window, base.evict, base.flash_attn) as ss:
-        logits = ss.advance(ids, np.full(n_s, base.start_token, dtype=np.int64))
-        model_time += time.perf_counter() - t0
-        step = 0
-        while len(ids):
-            fed = np.empty(len(ids), dtype=np.int64)
-            for k, s in enumerate(ids):
-                s = int(s)
-                tok = int(streams[s][step])
-                escaped = tok >= V
-                flag = esc.flag_cdf(s, step)
-                lo, hi = (flag[1], flag[2]) if escaped else (flag[0], flag[1])
-                esc_bits[s] += -math.log2((hi - lo) / flag[2])
-                if escaped:
-                    esc_bits[s] += 8
-                    esc.escapes[s] += 1
-                for c, m in enumerate(models):
-                    tc = time.perf_counter()
-                    if not escaped:
-                        row = logits[k] if m.wants_logits(s) else None
-                        cdf = m.cdf(s, row)
-                        bits[c, s] += -math.log2((cdf[tok + 1] - cdf[tok]) / cdf[-1])
-                    m.update(s, tok)
-                    pred_time[c] += time.perf_counter() - tc
-                fed[k] = tok if not escaped else standin
-            step += 1
-            more = lengths[ids] > step
-            ids, fed = ids[more], fed[more]
-            if step % 2000 == 0:
-                el = time.perf_counter() - t_start
-                print(f"step {step}/{lengths.max()} {el:.0f} s", file=sys.stderr, flush=True)
-            if len(ids):
-                t0 = time.perf_counter()
-                logits = ss.advance(ids, fed)
-                model_time += time.perf_counter() - t0
+    def measure(s: int, row, step: int) -> int:
+        tok = int(streams[s][step])
+        escaped = tok >= V
+        flag = esc.cdf(s)
+        lo, hi = (flag[1], flag[2]) if escaped else (flag[0], flag[1])
+        esc_bits[s] += -math.log2((hi - lo) / flag[2])
+        esc.update(s, int(escaped))
+        if escaped:
+            esc_bits[s] += 8
+        for c, m in enumerate(models):
+            tc = time.perf_counter()
+            if not escaped:
+                cdf = m.cdf(s, row if m.wants_logits(s) else None)
+                bits[c, s] += -math.log2((cdf[tok + 1] - cdf[tok]) / cdf[-1])
+            m.update(s, tok)
+            pred_time[c] += time.perf_counter() - tc
+        if step and step % 2000 == 0 and s == n_s - 1:
+            el = time.perf_counter() - t_start
+            print(f"step {step}/{lengths.max()} {el:.0f} s", file=sys.stderr, flush=True)
+        return tok
+
+    lockstep(backend, lengths, base, measure)
     wall = time.perf_counter() - t_start
+    model_time = wall - pred_time.sum()  # the lockstep calls, plus the loop's own upkeep
 
     total_tokens = int(lengths.sum())
     sizes = [size for _, _, size, _ in inputs]
     lines = [
         f"window {base.window}, {n_s} streams in lockstep, {total_tokens} tokens, "
-        f"wall {wall:.0f} s; model calls {model_time:.0f} s "
+        f"wall {wall:.0f} s; model calls and loop {model_time:.0f} s "
         f"({total_tokens / model_time:.1f} tokens/s batched)",
         "",
         "| configuration | " + " | ".join(f"{n} bpb | Δ" for n, _, _, _ in inputs)

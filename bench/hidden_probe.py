@@ -26,7 +26,6 @@ import numpy as np
 
 def dump(out: str, specs: list[str]) -> None:
     from nacz.api import Codec
-    from nacz.backend import _llama
     from nacz.codec import escape_standin
     from nacz.config import CodecConfig
 
@@ -34,27 +33,26 @@ def dump(out: str, specs: list[str]) -> None:
     import os
     codec = Codec(threads=int(os.environ.get('NACZ_THREADS', '1')))
     be = codec.backend
-    L = _llama()
     streams = []
     for spec in specs:
         path, _, cap = spec.partition(":")
         toks = np.asarray(codec.tokenizer.encode(open(path, "rb").read()), dtype=np.int64)
         streams.append(toks[: int(cap)] if cap else toks)
     V = be.n_vocab
-    n_embd = int(L.llama_model_n_embd(be._model))
     standin = escape_standin(be)
     n = max(len(t) for t in streams)
     logits = [np.empty((len(t), V), dtype=np.float16) for t in streams]
-    hidden = [np.empty((len(t), n_embd), dtype=np.float32) for t in streams]
+    hidden: list = [None] * len(streams)
     t0 = time.perf_counter()
     with be.open_streams(len(streams), cfg.window, cfg.evict, cfg.flash_attn) as ss:
-        L.llama_set_embeddings(ss._ctx, True)
+        ss.enable_hidden_states()
         ids = np.arange(len(streams), dtype=np.int64)
         rows = ss.advance(ids, np.full(len(ids), cfg.start_token, dtype=np.int64))
         for step in range(n):
-            emb = L.llama_get_embeddings(ss._ctx)
-            h = np.ctypeslib.as_array(emb, shape=(len(ids), n_embd))
+            h = ss.hidden_states(len(ids))
             for k, s in enumerate(ids):
+                if hidden[s] is None:
+                    hidden[s] = np.empty((len(streams[s]), h.shape[1]), dtype=np.float32)
                 logits[s][step] = rows[k]
                 hidden[s][step] = h[k]
             ids = ids[[len(streams[s]) > step + 1 for s in ids]]

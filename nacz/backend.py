@@ -311,6 +311,17 @@ class StreamSet:
         ptr = L.llama_get_logits(self._ctx)
         return np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab))
 
+    def enable_hidden_states(self) -> None:
+        """Keep each call's final hidden states (research probes; the codec never does)."""
+        _llama().llama_set_embeddings(self._ctx, True)
+
+    def hidden_states(self, n_rows: int) -> np.ndarray:
+        """The last call's final (normed) hidden states, one row per output row, as a
+        float32 view valid until the next call; needs :meth:`enable_hidden_states`."""
+        L = _llama()
+        n_embd = int(L.llama_model_n_embd(self._backend._model))
+        return np.ctypeslib.as_array(L.llama_get_embeddings(self._ctx), shape=(n_rows, n_embd))
+
     def close(self) -> None:
         L = _llama()
         if getattr(self, "_batch", None) is not None:

@@ -8,7 +8,7 @@ Invariants:
 - Encoder and decoder run the same loop: the same streams, in the same order, fed the same
   tokens in the same calls, and the same integer CDF per token. Only the symbol direction
   differs. Nothing in the loop depends on timing, threads or the number of worker processes.
-- The CDF of a vocabulary token comes from :class:`_TokenModels`: the LLM's softmax alone
+- The CDF of a vocabulary token comes from :class:`TokenModels`: the LLM's softmax alone
   (``config.predictors == 0``) or the predictors' mix of it (``nacz.predictors``), each
   stream with its own predictor state, updated with every coded id (escapes included)
   right after it is coded, on both sides.
@@ -67,14 +67,14 @@ def plan_shards(n_tokens: int, cfg: CodecConfig) -> list[tuple[int, int]]:
 UNIFORM_BYTE_CDF = np.arange(257, dtype=np.int64) << (PRECISION_BITS - 8)
 
 
-def _escape_flags(n_streams: int) -> AdaptiveBit:
+def escape_flags(n_streams: int) -> AdaptiveBit:
     """Per stream, the adaptive probability that the next id is an escaped raw byte:
     Krichevsky-Trofimov, (escapes + 1/2) / (ids + 1), so text without escapes pays about
     0.7 ln(n) bits in all for n tokens."""
     return AdaptiveBit(n_streams, scale=2)
 
 
-class _TokenModels:
+class TokenModels:
     """The probability model of vocabulary tokens, for each stream of a lockstep group."""
 
     def __init__(self, n_streams: int, n_vocab: int, cfg: CodecConfig):
@@ -130,28 +130,31 @@ class _TokenModels:
         return not (length >= cfg.skip_min_match and confidence >= cfg.skip_confidence)
 
 
-def _lockstep(
+def lockstep(
     backend: LlamaBackend,
     lengths: Sequence[int],
     cfg: CodecConfig,
     code_token: Callable[[int, np.ndarray | None, int], int],
-    standin: int,
-    token_bytes: np.ndarray,
-    progress: Progress | None,
-    coded_bits: Callable[[], int],
-    models: _TokenModels,
+    wants_logits: Callable[[int], bool] | None = None,
+    progress: Progress | None = None,
+    coded_bits: Callable[[], int] | None = None,
 ) -> None:
     """Drive ``code_token(stream, logits, step) -> id`` over all streams in lockstep.
 
-    ``code_token`` codes (or decodes) the id at ``step`` of ``stream`` given the model's
-    logits for it (None when ``models`` skips the LLM there); escape ids (>= n_vocab) are
-    fed to the model as ``standin``.
+    The seam every user of the model's per-token distribution goes through (the encoder,
+    the decoder, ``bench/ablation.py``). ``code_token`` codes (or decodes, or measures)
+    the id at ``step`` of ``stream`` given the model's logits for it (a view valid during
+    the call; None where ``wants_logits(stream)`` said no); escape ids (>= n_vocab) are
+    fed to the model as the escape stand-in. ``progress(tokens, bytes, coded_bits())``
+    is called every 16 steps and at the end.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     live = [s for s in range(len(lengths)) if lengths[s] > 0]
     if not live:
         return
     n_vocab = backend.n_vocab
+    standin = escape_standin(backend)
+    token_bytes = token_lengths(backend)
     tokens_done = 0
     bytes_done = 0
     with backend.open_streams(len(lengths), cfg.window, cfg.evict, cfg.flash_attn) as streams:
@@ -175,9 +178,12 @@ def _lockstep(
             more = lengths[ids] > step
             ids, fed = ids[more], fed[more]
             if progress is not None and (step % 16 == 0 or not len(ids)):
-                progress(tokens_done, bytes_done, coded_bits())
+                progress(tokens_done, bytes_done, coded_bits() if coded_bits else 0)
             if len(ids):
-                want = np.array([models.wants_logits(int(s)) for s in ids], dtype=bool)
+                if wants_logits is not None:
+                    want = np.array([wants_logits(int(s)) for s in ids], dtype=bool)
+                else:
+                    want = np.ones(len(ids), dtype=bool)
                 logits = streams.advance(ids, fed, want)
 
 
@@ -193,10 +199,9 @@ def encode_streams(
     ``stats``, if given, receives ``skipped``: tokens coded without the LLM's distribution.
     """
     encoders = [ArithmeticEncoder() for _ in streams]
-    esc = _escape_flags(len(streams))
+    esc = escape_flags(len(streams))
     n_vocab = backend.n_vocab
-    models = _TokenModels(len(streams), n_vocab, cfg)
-    tok_bytes = token_lengths(backend)
+    models = TokenModels(len(streams), n_vocab, cfg)
 
     def code(s: int, logits: np.ndarray | None, step: int) -> int:
         tok = int(streams[s][step])
@@ -211,10 +216,8 @@ def encode_streams(
         models.update(s, tok)
         return tok
 
-    _lockstep(
-        backend, [len(t) for t in streams], cfg, code, escape_standin(backend), tok_bytes, progress,
-        lambda: sum(e.bits_written for e in encoders), models,
-    )
+    lockstep(backend, [len(t) for t in streams], cfg, code, models.wants_logits, progress,
+             lambda: sum(e.bits_written for e in encoders))
     if stats is not None:
         stats["skipped"] = stats.get("skipped", 0) + models.skipped
     return [e.finish() for e in encoders]
@@ -230,9 +233,9 @@ def decode_streams(
     """Inverse of :func:`encode_streams`, given each stream's id count."""
     decoders = [ArithmeticDecoder(p) for p in payloads]
     out = [np.empty(n, dtype=np.int32) for n in lengths]
-    esc = _escape_flags(len(lengths))
+    esc = escape_flags(len(lengths))
     n_vocab = backend.n_vocab
-    models = _TokenModels(len(lengths), n_vocab, cfg)
+    models = TokenModels(len(lengths), n_vocab, cfg)
     total_bits = 8 * sum(len(p) for p in payloads)
 
     def code(s: int, logits: np.ndarray | None, step: int) -> int:
@@ -247,10 +250,7 @@ def decode_streams(
         out[s][step] = tok
         return tok
 
-    _lockstep(
-        backend, lengths, cfg, code, escape_standin(backend), token_lengths(backend), progress,
-        lambda: total_bits, models,
-    )
+    lockstep(backend, lengths, cfg, code, models.wants_logits, progress, lambda: total_bits)
     return out
 
 
@@ -343,7 +343,7 @@ def numerics_fingerprint(backend: LlamaBackend, cfg: CodecConfig) -> bytes:
     probe = backend.tokenize(_PROBE_TEXT)[:20]
     h = hashlib.sha256()
     cdf = np.empty(backend.n_vocab + 1, dtype=np.int64)
-    models = _TokenModels(1, backend.n_vocab, cfg) if cfg.predictors else None
+    models = TokenModels(1, backend.n_vocab, cfg) if cfg.predictors else None
     with backend.open_streams(2, 8, 3, cfg.flash_attn) as streams:
         ids = np.array([0, 1], dtype=np.int64)
         logits = streams.advance(ids, np.array([cfg.start_token, probe[-1]], dtype=np.int64))
