@@ -82,3 +82,172 @@ def test_lockstep_golden_and_round_trip(fake, name):
     for a, b in zip(streams, decoded):
         assert np.array_equal(a, b)
     assert digest == golden
+
+
+# -- the pieces on their own -------------------------------------------------------------
+
+from nacz import components as C  # noqa: E402
+from nacz.coder import PRECISION_BITS, TOTAL, quantize_probabilities  # noqa: E402
+from nacz.predictors import SHARED_STATE, Predictors  # noqa: E402
+
+
+def _drive(cfg, n_vocab=400, n=2500, seed=5, shared_streams=1):
+    """Run ``shared_streams`` Predictors (sharing when the config says so) over synthetic
+    ids and the fake model's logits; returns them and every distribution's digest."""
+    fake = FakeBackend(n_vocab)
+    ids = synthetic_streams(n_vocab, [n] * shared_streams, seed=seed)
+    first = Predictors(n_vocab, cfg)
+    share = first if cfg.predictors & PRED_SHARED else None
+    preds = [first] + [Predictors(n_vocab, cfg, shared_with=share)
+                       for _ in range(shared_streams - 1)]
+    h = hashlib.sha256()
+    cdf = np.empty(n_vocab + 1, dtype=np.int64)
+    for step in range(n):
+        for s, pr in enumerate(preds):
+            tok = int(ids[s][step])
+            if tok < n_vocab:
+                prev = int(ids[s][step - 1]) if step else 0
+                logits = fake.table[prev % 97] * np.float32(1 + step % 5)
+                probs = pr.predict(logits)
+                _check_distribution(pr, probs)
+                quantize_probabilities(probs, out=cdf)
+                assert np.all(np.diff(cdf) > 0) and cdf[-1] == TOTAL
+                h.update(cdf.tobytes())
+            pr.update(tok)
+    return preds, h.hexdigest()
+
+
+def _check_distribution(pr, probs):
+    """Every probability positive; the top token's is p_fin and the others share 1 - p_fin,
+    up to how far the mix's own sum (V roundings) is from 1, relative to 1 - p_top: with
+    p_top near 1 that is far from exact, and the quantizer normalizes what it is given."""
+    assert np.all(probs > 0)
+    mixer = pr.state.mixer
+    top = int(mixer.state[0]["top"])
+    p_top = mixer.mixed[top]
+    p_fin = probs[top]
+    others = probs.sum() - p_fin
+    slack = (len(probs) + 4) * np.spacing(1.0) / max(1.0 - p_top, 1e-300)
+    assert abs(others - (1.0 - p_fin)) <= (1.0 - p_fin) * slack + 1e-12
+
+
+def test_predictors_are_deterministic():
+    assert _drive(CodecConfig())[1] == _drive(CodecConfig())[1]
+
+
+def test_learned_state_stays_in_bounds():
+    cfg = CodecConfig()
+    (pr, *_), _ = _drive(cfg, n=3000)
+    st = pr.state
+    assert np.all((st.mixer.weight >= -2.0) & (st.mixer.weight <= 8.0))
+    assert np.all((st.temperature.weight >= 0.25) & (st.temperature.weight <= 4.0))
+    assert np.all((st.unigram.weight >= -1.0) & (st.unigram.weight <= 2.0))
+    assert np.all(np.abs(st.bias.bias) <= cfg.bias_clip)
+    assert np.all((st.match.hit_prob >= 0.001) & (st.match.hit_prob <= 0.9999))
+    assert np.all((st.ngram.count >= 0) & (st.ngram.count <= 250))
+    assert np.all((st.apm.table > 0.0) & (st.apm.table < 1.0))
+    # the run exercised what it bounds
+    assert np.any(st.mixer.weight != cfg.init_ngram_weight)
+    assert np.any(st.match.hit_prob != 0.5) and st.match.hit_count.sum() > 0
+    assert st.unigram.seen[0] == int(st.unigram.count.sum())
+
+
+#: (piece, field) of the learned tables a group's streams share; the rest is per stream.
+_SHARED_FIELDS = [("ngram", "check"), ("ngram", "token"), ("ngram", "count"),
+                  ("match", "hit_prob"), ("match", "hit_count"), ("bias", "bias"),
+                  ("unigram", "count"), ("unigram", "log_count"), ("unigram", "seen"),
+                  ("unigram", "weight"), ("temperature", "weight"), ("mixer", "weight"),
+                  ("apm", "table")]
+_OWN_FIELDS = [("history", "ring"), ("history", "state"), ("match", "tab_short"),
+               ("match", "tab_long"), ("match", "state"), ("ngram", "ctx_bucket"),
+               ("ngram", "ctx_check"), ("mixer", "cand_phi"), ("mixer", "mixed"),
+               ("mixer", "state"), ("apm", "state"), ("temperature", "state")]
+
+
+def _field(pr, piece, field):
+    return getattr(getattr(pr.state, piece), field)
+
+
+def test_shared_streams_share_learned_tables_only():
+    assert {piece for piece, _ in _SHARED_FIELDS} == set(SHARED_STATE)
+    (a, b), _ = _drive(CodecConfig(), n=300, shared_streams=2)
+    for piece, field in _SHARED_FIELDS:
+        assert _field(a, piece, field) is _field(b, piece, field), (piece, field)
+    for piece, field in _OWN_FIELDS:
+        assert _field(a, piece, field) is not _field(b, piece, field), (piece, field)
+    assert a.state.step is not b.state.step
+    (c, d), _ = _drive(CodecConfig(predictors=PRED_ALL), n=50, shared_streams=2)
+    for piece, field in _SHARED_FIELDS:
+        assert _field(c, piece, field) is not _field(d, piece, field), (piece, field)
+
+
+def test_match_model_follows_a_repeat():
+    """A repeated phrase: the match model predicts each next id of the repeat."""
+    V = 50
+    pr = Predictors(V, CodecConfig(predictors=PRED_MATCH))
+    phrase = list(range(3, 23))
+    for t in phrase + [40] + phrase[:6]:
+        pr.update(t)
+    st = pr.state.match.state[0]
+    assert st["length"] >= 6
+    assert pr.state.history.ring[st["ptr"] & pr.state.history.mask] == phrase[6]
+    length, q = pr.match_state()
+    assert length == st["length"] and 0.0 < q < 1.0
+
+
+def test_escape_ids_train_nothing_but_enter_the_history():
+    V = 50
+    pr = Predictors(V, CodecConfig())
+    before = pr.state.bias.bias.copy()
+    pr.predict(np.zeros(V, dtype=np.float32))
+    pr.update(V + 7)  # an escape id
+    assert np.array_equal(pr.state.bias.bias, before)
+    assert pr.state.history.ring[0] == V + 7 and pr.state.history.state[0]["n"] == 1
+    assert pr.state.unigram.seen[0] == 0
+
+
+def test_portable_math_agrees_with_libm_closely():
+    xs = np.array([1e-300, 1e-9, 0.5, 1.0, 2.0, 10.0, 1e300])
+    for x in xs:
+        assert abs(C.portable_log(x) - np.log(x)) <= 1e-15 * max(1.0, abs(np.log(x)))
+    for t in (-8.0, -1.0, 0.0, 1.0, 8.0):  # the APM's range
+        assert abs(C.squash(t) - 1.0 / (1.0 + np.exp(-t))) < 1e-15
+        assert abs(C.stretch(C.squash(t)) - t) < 1e-9 * max(1.0, abs(t))
+
+
+def test_adaptive_bit_equals_the_formulas_it_replaced():
+    """Krichevsky-Trofimov (the escape flag) and the sharp prior (the layout flags), as the
+    escape model and the layout flags wrote them before they shared this piece."""
+    kt = C.AdaptiveBit(1, scale=2)
+    escapes = 0
+    rng = np.random.default_rng(1)
+    for step in range(3000):
+        old = ((2 * escapes + 1) << (PRECISION_BITS - 1)) // (step + 1)
+        assert kt.cdf(0)[1] == TOTAL - min(max(old, 1), TOTAL - 1)
+        bit = int(rng.random() < 0.01)
+        kt.update(0, bit)
+        escapes += bit
+    sharp = C.AdaptiveBit(2, scale=16, count_limit=1 << 12)
+    n = [[0, 0], [0, 0]]
+    for i in range(10000):
+        ctx = i % 2
+        n0, n1 = n[ctx]
+        old = ((16 * n1 + 1) << PRECISION_BITS) // (16 * (n0 + n1) + 2)
+        assert sharp.cdf(ctx)[1] == TOTAL - min(max(old, 1), TOTAL - 1)
+        bit = int(rng.random() < (0.02 if ctx else 0.7))
+        sharp.update(ctx, bit)
+        n[ctx][bit] += 1
+        if n[ctx][0] + n[ctx][1] > 1 << 12:
+            n[ctx] = [(n[ctx][0] + 1) // 2, (n[ctx][1] + 1) // 2]
+
+
+def test_lockstep_skips_rows_it_does_not_want(fake):
+    """The confidence skip: the fake model computes fewer rows than tokens are coded, and
+    the decoder, skipping the same rows, still decodes."""
+    cfg = CodecConfig(skip_min_match=6, skip_confidence=0.6)
+    streams = synthetic_streams(fake.n_vocab, LENGTHS)
+    stats = {}
+    payloads = encode_streams(fake, streams, cfg, stats=stats)
+    assert stats["skipped"] > 50
+    decoded = decode_streams(fake, [len(s) for s in streams], payloads, cfg)
+    assert all(np.array_equal(a, b) for a, b in zip(streams, decoded))
