@@ -606,6 +606,39 @@ def _config_record(cfg) -> dict:
     return record
 
 
+@cli.command("list")
+@click.argument("files", nargs=-1, metavar="[FILE]...")
+def list_files(files):
+    """List each FILE's sizes and ratio from its header (like gzip -l); decodes nothing."""
+    from .api import read_info
+
+    files = _input_list(files, None, False)
+    click.echo(f"{'compressed':>12} {'uncompressed':>12} {'ratio':>6} {'bits/byte':>9}  "
+               "uncompressed_name")
+    rows = []
+
+    def one(file: str) -> None:
+        with _open_input(file) as raw:
+            found = read_info(raw)
+        name = file[: -len(SUFFIX)] if file.endswith(SUFFIX) else file
+        rows.append((found.compressed_bytes, found.header.original_length))
+        click.echo(_list_line(found.compressed_bytes, found.header.original_length,
+                              "(stdout)" if file == "-" else name))
+
+    try:
+        _each_file(files, one)
+    finally:
+        if len(rows) > 1:
+            click.echo(_list_line(sum(r[0] for r in rows), sum(r[1] for r in rows),
+                                  "(totals)"))
+
+
+def _list_line(compressed: int, original: int, name: str) -> str:
+    ratio = f"{100 * (1 - compressed / original):5.1f}%" if original else "  0.0%"
+    bpb = f"{8 * compressed / original:9.3f}" if original else f"{'-':>9}"
+    return f"{compressed:>12} {original:>12} {ratio:>6} {bpb}  {name}"
+
+
 _KIND_NAMES = {0: "neural", 1: "stored", 2: "zstd", 3: "lzma2", 4: "x86+lzma2", 5: "sparc+lzma2",
                6: "neural+fold"}
 
@@ -639,7 +672,114 @@ def _classify(exc: BaseException) -> tuple[int | None, str]:
     return None, ""
 
 
-def main(argv: list[str] | None = None) -> int:
+# -- the gzip-style command line ---------------------------------------------------------
+
+GZIP_STYLE_HELP = """Usage: nacz [OPTION]... [FILE]...
+       nacz COMMAND [OPTION]... [FILE]...   (COMMAND: compress, decompress, test, info, list)
+
+Compress each FILE to FILE.nacz (kept), as gzip, xz and zstd do; with no FILE, or '-',
+read standard input and write standard output. tar -I nacz works.
+
+  -z, --compress     compress (the default)
+  -d, --decompress   decompress (also: unnacz; naczcat is nacz -dc)
+  -c, --stdout       write to standard output, keep the inputs
+  -o, --output FILE  write to FILE (one input)
+  -k, --keep         keep the inputs (the default; accepted for gzip's sake)
+      --rm           remove each input once its output is complete and verified
+  -f, --force        overwrite outputs; write compressed data to a terminal
+  -t, --test         decode each FILE fully and check it; write nothing
+  -l, --list         list sizes and ratios from each FILE's header
+  -q, --quiet        print nothing but errors
+  -v, --verbose      a line per file (sizes and bits per byte), OK per tested file
+  -T, --threads N    CPU threads for the model (never changes the output)
+      --workers N    worker processes, --model FILE a GGUF model, --best more ratio
+  -h, --help         this help; nacz COMMAND --help for a command's options
+  -V, --version      the version
+
+A FILE named like a COMMAND is compressed with: nacz -- FILE.
+Exit status: 0 success, 1 failure (corrupt or foreign input, model mismatch, I/O),
+2 usage error, 3 a bug in nacz, 130 interrupted."""
+
+_GZIP_SHORT = "zdcko:fqtlvT:hV"
+_GZIP_LONG = ["compress", "decompress", "uncompress", "stdout", "to-stdout", "keep",
+              "output=", "rm", "force", "quiet", "test", "list", "verbose", "threads=",
+              "workers=", "model=", "best", "help", "version"]
+
+
+def gzip_style_argv(argv: list[str], prog: str = "nacz") -> list[str] | None:
+    """The subcommand command line that a gzip-style one means (``nacz -dc f.nacz`` ->
+    ``decompress -c f.nacz``), or None for help. ``prog`` 'unnacz' means -d, 'naczcat'
+    -dc. Raises :class:`UsageError` for what gzip would refuse."""
+    import getopt
+
+    try:
+        opts, files = getopt.gnu_getopt(argv, _GZIP_SHORT, _GZIP_LONG)
+    except getopt.GetoptError as exc:
+        hint = ""
+        if exc.opt and exc.opt.isdigit() or exc.opt == "fast":
+            hint = " (levels -1..-9 and --fast are not there yet; --best is)"
+        raise UsageError(f"{exc.msg}{hint}; see nacz --help") from None
+    mode = {"unnacz": "decompress", "naczcat": "decompress"}.get(prog, "compress")
+    to_stdout = prog == "naczcat"
+    verbose = False
+    passed: list[str] = []
+    for opt, value in opts:
+        if opt in ("-h", "--help"):
+            return None
+        if opt in ("-V", "--version"):
+            return ["--version"]
+        if opt in ("-z", "--compress"):
+            mode = "compress"
+        elif opt in ("-d", "--decompress", "--uncompress"):
+            mode = "decompress"
+        elif opt in ("-t", "--test"):
+            mode = "test"
+        elif opt in ("-l", "--list"):
+            mode = "list"
+        elif opt in ("-c", "--stdout", "--to-stdout"):
+            to_stdout = True
+        elif opt in ("-v", "--verbose"):
+            verbose = True
+        elif opt in ("-q", "--quiet"):
+            verbose = False
+        elif opt in ("-k", "--keep"):
+            pass  # nacz keeps its inputs unless --rm
+        elif opt in ("-f", "--force"):
+            passed.append("--force")
+        elif opt == "--rm":
+            passed.append("--rm")
+        elif opt in ("-o", "--output"):
+            passed += ["--output", value]
+        elif opt in ("-T", "--threads"):
+            passed += ["--threads", value]
+        elif opt in ("--workers", "--model"):
+            passed += [opt, value]
+        elif opt == "--best":
+            passed.append("--best")
+    if mode in ("test", "list"):
+        refused = [o for o in passed if o in ("--force", "--rm", "--output", "--best")]
+        if to_stdout or refused:
+            raise UsageError(f"-{mode[0]} writes nothing: {' '.join(refused) or '-c'} makes "
+                             "no sense with it")
+        if mode == "list":
+            return ["list", "--", *files]
+        return ["test", *passed, *([] if verbose else ["--quiet"]), "--", *files]
+    if mode == "decompress" and "--best" in passed:
+        passed.remove("--best")  # as gzip: a level means nothing when decompressing
+    if not files:
+        files = ["-"]
+    if files == ["-"] and "--output" not in passed:
+        to_stdout = True
+    return [mode, *passed, *(["--stdout"] if to_stdout else []),
+            *([] if verbose else ["--quiet"]), "--", *files]
+
+
+def _is_subcommand_line(argv: list[str]) -> bool:
+    return bool(argv) and argv[0] in cli.commands
+
+
+def main(argv: list[str] | None = None, prog: str = "nacz") -> int:
+    """Run the command line; returns the exit status (decided here and nowhere else)."""
     import signal
 
     debug = bool(os.environ.get("NACZ_DEBUG"))
@@ -654,7 +794,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Without standalone mode click returns the code of an Exit (--version, --help,
         # or several inputs of which some failed) and the command's value otherwise.
-        rv = cli.main(args=argv, prog_name="nacz", standalone_mode=False)
+        args = list(sys.argv[1:] if argv is None else argv)
+        if prog != "nacz" or not _is_subcommand_line(args):
+            args = gzip_style_argv(args, prog)
+            if args is None:
+                click.echo(GZIP_STYLE_HELP)
+                return 0
+        rv = cli.main(args=args, prog_name="nacz", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
     except click.UsageError as exc:
         exc.show(file=sys.stderr)
@@ -686,6 +832,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     sys.exit(main())
+
+
+def entry_unnacz() -> None:
+    """``unnacz``: ``nacz -d``."""
+    sys.exit(main(prog="unnacz"))
+
+
+def entry_naczcat() -> None:
+    """``naczcat``: ``nacz -dc``."""
+    sys.exit(main(prog="naczcat"))
 
 
 if __name__ == "__main__":
