@@ -639,6 +639,38 @@ def _list_line(compressed: int, original: int, name: str) -> str:
     return f"{compressed:>12} {original:>12} {ratio:>6} {bpb}  {name}"
 
 
+@cli.command()
+@click.argument("file", required=False, default="-")
+@click.option("--html", "html_out", default=None, metavar="PAGE",
+              help="Write a self-contained web page here ('-' = stdout) instead.")
+@click.option("--top", type=click.IntRange(0, 10000), default=20, show_default=True,
+              help="How many of the costliest spans (words) to list.")
+@click.option("--model", type=click.Path(dir_okay=False), default=None, help="GGUF model file.")
+@click.option("--threads", type=click.IntRange(1, 256), default=None)
+def explain(file, html_out, top, model, threads):
+    """Show where the bits go: each token of FILE coloured by what it costs.
+
+    Codes FILE as one stream with the default settings and writes nothing compressed; in
+    a terminal each token's background shows its cost, with each line's bits and the
+    costliest spans after it."""
+    from .explain import render_ansi, render_html, token_costs
+
+    with _open_input(file) as src:
+        data = src.read()
+    costs = token_costs(_LazyCodec(model, threads).get(), data)
+    if html_out is None:
+        click.echo(render_ansi(costs, top), nl=False)
+        return
+    page = render_html(costs, "standard input" if file == "-" else file, top).encode()
+    if html_out == "-":
+        click.echo(page, nl=False)
+        return
+    if file != "-" and os.path.exists(html_out) and Path(html_out).samefile(file):
+        raise UsageError(f"{html_out}: the page would overwrite the input")
+    with _output(html_out, True, "-") as dst:
+        dst.write(page)
+
+
 _KIND_NAMES = {0: "neural", 1: "stored", 2: "zstd", 3: "lzma2", 4: "x86+lzma2", 5: "sparc+lzma2",
                6: "neural+fold"}
 
@@ -675,7 +707,7 @@ def _classify(exc: BaseException) -> tuple[int | None, str]:
 # -- the gzip-style command line ---------------------------------------------------------
 
 GZIP_STYLE_HELP = """Usage: nacz [OPTION]... [FILE]...
-       nacz COMMAND [OPTION]... [FILE]...   (COMMAND: compress, decompress, test, info, list)
+       nacz COMMAND [OPTION]... [FILE]...   (COMMAND: compress, decompress, test, info, list, explain)
 
 Compress each FILE to FILE.nacz (kept), as gzip, xz and zstd do; with no FILE, or '-',
 read standard input and write standard output. tar -I nacz works.
