@@ -20,6 +20,10 @@
 #   ./bench.sh frontier TEXT ...     the speed/ratio sweep of bench/frontier.py on 8 KB cuts,
 #                                    rows kept in bench/frontier.jsonl (needs '.[bench]')
 #   ./bench.sh batch                 one llama_decode by tokens per call and position
+#   ./bench.sh predictors [CHECKOUT] the predictors' own time per token (no model); with
+#                                    CHECKOUT (a directory whose nacz/ holds another
+#                                    version, coder/ and formats/ copied in), alternating
+#                                    runs of both
 #   ./bench.sh ray [TEXT]            Ray start-up, 1 and 2 actors vs --workers 1, and a
 #                                    simulated two-node cluster (needs '.[ray]')
 # Corpus files come from: python corpora/fetch.py
@@ -55,6 +59,11 @@ case "$what" in
   load) python bench/load.py --n 2,4 --hogs 1,2 --markdown ;;
   frontier) python bench/frontier.py --bytes 8192 --jsonl bench/frontier.jsonl \
               --png bench/frontier.png "$@" ;;
+  predictors)
+    for round in 1 2 3; do
+      python bench/predictor_time.py --json
+      if [ -n "${1:-}" ]; then (cd /tmp && PYTHONPATH="$1" python "$OLDPWD/bench/predictor_time.py" --json); fi
+    done ;;
   batch) python bench/batch_cost.py ;;
   ray) python bench/ray_bench.py "${1:-$C/alice29.txt}" ;;
   *) echo "usage: $0 compare|throughput|ablation|layout|windows|load|frontier|batch|ray [...]" >&2
