@@ -71,7 +71,7 @@ def test_local_ray_writes_the_bytes_of_one_worker_and_decodes(local_ray, data, r
     try:
         assert codec.compress(data, _cfg()) == reference
         assert codec.decompress(reference) == data
-        assert not codec._ray.refused
+        assert not codec.runner.refused
     finally:
         codec.close()
 
@@ -85,7 +85,7 @@ def test_a_dead_actor_is_replaced_and_the_bytes_do_not_change(local_ray, data, r
     def kill_one():
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            pids = list(codec._ray.actor_pids)
+            pids = list(codec.runner.actor_pids)
             if pids:
                 time.sleep(1.0)  # in the middle of its first group
                 os.kill(pids[0], signal.SIGKILL)
@@ -99,7 +99,7 @@ def test_a_dead_actor_is_replaced_and_the_bytes_do_not_change(local_ray, data, r
         blob = codec.compress(data, _cfg())
         t.join()
         assert killed, "no actor was killed"
-        assert codec._ray.replaced >= 1
+        assert codec.runner.replaced >= 1
         assert blob == reference
         assert codec.decompress(blob) == data
     finally:
@@ -113,7 +113,7 @@ def test_actors_with_other_numerics_are_refused_naming_the_node(local_ray, data,
     codec = Codec(workers=1, ray_address="auto")
     try:
         with pytest.raises(NumericsMismatchError, match="numerics differ") as info:
-            codec._ray.start(_cfg(), expected=b"\x00" * 8)
+            codec.runner.start(_cfg(), expected=b"\x00" * 8)
         assert "node id" in str(info.value)
     finally:
         codec.close()
@@ -133,8 +133,8 @@ def test_a_two_node_cluster_writes_the_same_bytes(data, reference):
         codec = Codec(workers=2, ray_address=cluster.address)
         try:
             assert codec.compress(data, _cfg()) == reference
-            nodes = {n.split(" node id ")[-1] for n in codec._ray.actor_nodes}
-            assert len(nodes) == 2, codec._ray.actor_nodes  # one actor on each raylet
+            nodes = {n.split(" node id ")[-1] for n in codec.runner.actor_nodes}
+            assert len(nodes) == 2, codec.runner.actor_nodes  # one actor on each raylet
             assert codec.decompress(reference) == data
         finally:
             codec.close()
