@@ -26,7 +26,8 @@ def test_numba_cache_goes_to_nacz_cache_dir(tmp_path):
     env["NACZ_CACHE_DIR"] = str(tmp_path)
     code = ("import nacz.components as C, nacz.coder as K, numpy as np; "
             "C.portable_log(2.0); K.quantize_probabilities(np.full(8, 0.125))")
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600,
+                   cwd=tmp_path)  # never the repo root: ./nacz there is not the package
     cached = list((tmp_path / "numba").rglob("*.nbi"))
     assert cached, "no Numba index under NACZ_CACHE_DIR/numba"
     assert _numba_files_in_package() == before, "Numba wrote its cache into the package"
@@ -36,5 +37,5 @@ def test_a_users_numba_cache_dir_is_kept(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "mine"))
     out = subprocess.run(
         [sys.executable, "-c", "import nacz, os; print(os.environ['NUMBA_CACHE_DIR'])"],
-        env=env, check=True, capture_output=True, text=True, timeout=120).stdout.strip()
+        env=env, check=True, capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout.strip()
     assert out == str(tmp_path / "mine")
