@@ -24,7 +24,6 @@ fraction of tokens skipped; and the model's own time (tokens/s of the lockstep c
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from nacz.api import Codec
-from nacz.codec import TokenModels, escape_flags, lockstep
+from nacz.codec import TokenModels, cdf_cost, escape_cost, escape_flags, lockstep
 from nacz.config import (
     PRED_ALL,
     PRED_APM,
@@ -144,17 +143,12 @@ def main(argv=None) -> int:
     def measure(s: int, row, step: int) -> int:
         tok = int(streams[s][step])
         escaped = tok >= V
-        flag = esc.cdf(s)
-        lo, hi = (flag[1], flag[2]) if escaped else (flag[0], flag[1])
-        esc_bits[s] += -math.log2((hi - lo) / flag[2])
-        esc.update(s, int(escaped))
-        if escaped:
-            esc_bits[s] += 8
+        esc_bits[s] += escape_cost(esc, s, tok, V)
         for c, m in enumerate(models):
             tc = time.perf_counter()
             if not escaped:
                 cdf = m.cdf(s, row if m.wants_logits(s) else None)
-                bits[c, s] += -math.log2((cdf[tok + 1] - cdf[tok]) / cdf[-1])
+                bits[c, s] += cdf_cost(cdf, tok)
             m.update(s, tok)
             pred_time[c] += time.perf_counter() - tc
         if step and step % 2000 == 0 and s == n_s - 1:

@@ -27,6 +27,7 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from typing import Callable, Sequence
 
@@ -72,6 +73,26 @@ def escape_flags(n_streams: int) -> AdaptiveBit:
     Krichevsky-Trofimov, (escapes + 1/2) / (ids + 1), so text without escapes pays about
     0.7 ln(n) bits in all for n tokens."""
     return AdaptiveBit(n_streams, scale=2)
+
+
+def cdf_cost(cdf: np.ndarray, symbol: int) -> float:
+    """The bits an ideal coder spends on ``symbol`` under the integer CDF ``cdf``: -log2 of
+    its frequency over the total (the arithmetic coder spends this within a few bits per
+    stream)."""
+    return -math.log2((int(cdf[symbol + 1]) - int(cdf[symbol])) / int(cdf[-1]))
+
+
+def escape_cost(esc: AdaptiveBit, s: int, tok: int, n_vocab: int) -> float:
+    """The bits stream ``s`` spends on id ``tok`` outside the token model: its escape flag,
+    plus the raw byte when the id is an escaped byte (``tok >= n_vocab``). Updates the flag
+    as coding does, so calling it once per id in order gives the coded sequence's costs;
+    a vocabulary token still costs :func:`cdf_cost` under the token model's CDF."""
+    escaped = tok >= n_vocab
+    bits = cdf_cost(esc.cdf(s), int(escaped))
+    esc.update(s, int(escaped))
+    if escaped:
+        bits += cdf_cost(UNIFORM_BYTE_CDF, tok - n_vocab)
+    return bits
 
 
 class TokenModels:

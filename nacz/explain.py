@@ -79,7 +79,7 @@ class TokenCosts:
 def token_costs(codec, data: bytes, config: CodecConfig | None = None) -> TokenCosts:
     """The cost of every token of ``data`` coded as one stream with ``config``'s model
     settings (the defaults when None); see the module's notes."""
-    from .codec import TokenModels, escape_flags, lockstep
+    from .codec import TokenModels, cdf_cost, escape_cost, escape_flags, lockstep
     from .tokenizer import vocabulary_bytes
 
     cfg = config or CodecConfig()
@@ -92,15 +92,9 @@ def token_costs(codec, data: bytes, config: CodecConfig | None = None) -> TokenC
 
     def cost(s: int, logits, step: int) -> int:
         tok = int(ids[step])
-        escaped = tok >= n_vocab
-        flag = esc.cdf(0)
-        b = -math.log2((flag[2] - flag[1] if escaped else flag[1] - flag[0]) / flag[2])
-        esc.update(0, int(escaped))
-        if escaped:
-            b += 8.0
-        else:
-            cdf = models.cdf(0, logits)
-            b += -math.log2((cdf[tok + 1] - cdf[tok]) / cdf[-1])
+        b = escape_cost(esc, 0, tok, n_vocab)
+        if tok < n_vocab:
+            b += cdf_cost(models.cdf(0, logits), tok)
         models.update(0, tok)
         bits[step] = b
         return tok

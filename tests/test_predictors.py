@@ -251,3 +251,25 @@ def test_lockstep_skips_rows_it_does_not_want(fake):
     assert stats["skipped"] > 50
     decoded = decode_streams(fake, [len(s) for s in streams], payloads, cfg)
     assert all(np.array_equal(a, b) for a, b in zip(streams, decoded))
+
+
+def test_escape_cost_is_the_flag_plus_eight_bits_for_a_raw_byte():
+    """codec.escape_cost: the Krichevsky-Trofimov flag's bits, in the order coding updates
+    it, plus exactly 8 bits for an escaped byte (coded under a uniform byte CDF)."""
+    import math
+
+    from nacz.codec import cdf_cost, escape_cost, escape_flags
+
+    V = 100
+    ids = [5, 7, V + 0x41, 9, V + 0xFF, 3]
+    esc = escape_flags(1)
+    got = [escape_cost(esc, 0, t, V) for t in ids]
+    escapes = 0
+    for n, (t, bits) in enumerate(zip(ids, got)):
+        escaped = t >= V
+        p_escape = (escapes + 0.5) / (n + 1)
+        want = -math.log2(p_escape if escaped else 1 - p_escape) + (8.0 if escaped else 0.0)
+        assert abs(bits - want) < 1e-3, (n, bits, want)
+        escapes += escaped
+    cdf = np.array([0, 1, 3, 4], dtype=np.int64)
+    assert cdf_cost(cdf, 1) == 1.0 and cdf_cost(cdf, 0) == 2.0
