@@ -8,7 +8,7 @@ batched forward rate on the same shards (a plain lockstep decode loop over the f
 ``--png`` a plot of bits per byte against KB/s per text.
 
 Usage: python bench/frontier.py [--bytes N] [--png PATH] [--jsonl PATH]
-       [--configs 'NAME::ARGS;;NAME::ARGS'] TEXT...
+       [--configs "NAME::ARGS;;NAME::ARGS" | --levels 1,6,9] TEXT...
 A TEXT is a path; each is cut to its first N bytes (default 8192) at a newline.
 """
 
@@ -66,18 +66,22 @@ def raw_rate(codec, groups, cfg, max_steps: int) -> float:
 def config_of(args: str):
     """The CodecConfig the CLI builds from these arguments."""
     from nacz.cli import parse_predictors
-    from nacz.config import CodecConfig
+
+    from nacz.config import DEFAULT_LEVEL, level_config
 
     words = shlex.split(args)
     keys = {"--min-shard-tokens": "min_shard_tokens", "--window": "window",
             "--max-streams": "max_streams", "--skip-min-match": "skip_min_match",
             "--model-gate": "model_gate", "--predictors": "predictors"}
     changes = {}
+    level = DEFAULT_LEVEL
     for i, w in enumerate(words):
         if w in keys:
             v = words[i + 1]
             changes[keys[w]] = parse_predictors(v) if w == "--predictors" else int(v)
-    return CodecConfig(**changes)
+        elif w == "--level":
+            level = int(words[i + 1])
+    return level_config(level, **changes)
 
 
 def config_header_bytes(cfg) -> int:
@@ -97,6 +101,8 @@ def main(argv=None) -> int:
     ap.add_argument("--png", default=None)
     ap.add_argument("--configs", default=None,
                     help="NAME::ARGS;;NAME::ARGS (default: the built-in sweep)")
+    ap.add_argument("--levels", default=None,
+                    help="measure these compression levels instead, e.g. 1,6,9")
     ap.add_argument("--jsonl", default=None,
                     help="append each row here, and reuse the rows already in it")
     ap.add_argument("--report", action="store_true",
@@ -104,6 +110,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     configs = CONFIGS if not args.configs else dict(
         c.split("::", 1) for c in args.configs.split(";;") if c)
+    if args.levels:
+        configs = {f"level {n}": f"--level {n}" for n in args.levels.split(",")}
     done = {}
     if args.jsonl and Path(args.jsonl).exists():
         for line in Path(args.jsonl).read_text().splitlines():

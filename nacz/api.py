@@ -27,7 +27,7 @@ from typing import BinaryIO, Callable, Iterator
 from . import formats
 from .blocks import BlockPlanner, METHOD_OF_KIND, READ_SIZE, read_blocks
 from .config import CodecConfig
-from .errors import CorruptDataError, TokenizationError, raises_public_errors
+from .errors import CorruptDataError, TokenizationError, UsageError, raises_public_errors
 from .header import CheckedHeader, SegmentTable, check_header, check_model, make_header
 from .model_file import ModelFile, resolve_model
 
@@ -399,12 +399,25 @@ def compress(
     *,
     model: str | None = None,
     config: CodecConfig | None = None,
+    level: int | None = None,
     threads: int | None = None,
     ray_address: str | None = None,
 ) -> bytes:
-    """Compress ``data`` with the model (the bundled one by default). ``ray_address``:
+    """Compress ``data`` with the model (the bundled one by default). ``level``: 1..9 as
+    the command line's -1..-9 (``config`` or level 6 when None; not both). ``ray_address``:
     code on Ray (``"local"``, ``"auto"`` or an address; see :class:`Codec`)."""
+    config = _level_or_config(level, config)
     return _one_shot(model, threads, ray_address, lambda c: c.compress(data, config))
+
+
+def _level_or_config(level: int | None, config: CodecConfig | None) -> CodecConfig | None:
+    if level is None:
+        return config
+    if config is not None:
+        raise UsageError("give a level or a config, not both")
+    from .config import level_config
+
+    return level_config(level)
 
 
 def decompress(blob: bytes, *, model: str | None = None, threads: int | None = None,
@@ -419,14 +432,16 @@ def compress_stream(
     *,
     model: str | None = None,
     config: CodecConfig | None = None,
+    level: int | None = None,
     threads: int | None = None,
     ray_address: str | None = None,
 ) -> int:
     """Compress everything readable from ``src`` into ``dst``; returns bytes written.
 
     Reads the input a block at a time (``CodecConfig.block_size``): memory does not grow
-    with its length. ``dst`` need not be seekable.
+    with its length. ``dst`` need not be seekable. ``level`` as in :func:`compress`.
     """
+    config = _level_or_config(level, config)
     return _one_shot(model, threads, ray_address, lambda c: c.compress_to(src, dst, config))
 
 

@@ -21,7 +21,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from . import formats
-from .config import CodecConfig
+from .config import MODEL_GATE_NEVER, CodecConfig
 
 #: Bytes asked of ``src.read`` at a time while filling a block.
 READ_SIZE = 1 << 20
@@ -108,7 +108,7 @@ class BlockPlanner:
         parts: list[Part] = []
         for start, end, kind in plans:
             piece = data[start:end]
-            if kind != "text":
+            if kind != "text" or cfg.model_gate == MODEL_GATE_NEVER:
                 parts.append(self._classic_part(piece))
                 continue
             tokens = self.tokenizer.encode(piece)

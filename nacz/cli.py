@@ -222,12 +222,6 @@ def parse_gpus(text: str | None) -> tuple[int, ...]:
     return parse(text)
 
 
-#: What ``compress --best`` changes: no shards (each costs the model its context) and the
-#: longest window the model was trained for (bench: window 8192 -0.9%, one stream -0.7% on
-#: alice29.txt, for 2.1x and 1.25x the time).
-BEST_RATIO = {"window": 8192, "max_streams": 1}
-
-
 def _parse_bit_names(text: str, names: dict[str, int], all_bits: int, what: str) -> int:
     """'all', 'none' or a comma list of ``names`` -> their bits or'ed together."""
     words = [w.strip().lower() for w in text.split(",") if w.strip()]
@@ -416,16 +410,22 @@ def cli() -> None:
     "between words), quotes (backquotes) (recorded in the file).",
 )
 @click.option(
-    "--model-gate", type=click.IntRange(0, 1), default=None,
+    "--model-gate", type=click.IntRange(0, 2), default=None,
     help="1 (the default): a text segment that costs many tokens per byte goes to the "
     "model only if a sample shows the model earns its time over xz/zstd; 0: every text "
-    "segment goes to the model (recorded in the file).",
+    "segment goes to the model; 2: none does (recorded in the file).",
 )
 @click.option(
+    "--level", type=click.IntRange(1, 9), default=None, metavar="N",
+    help="Compression level, 1 (fastest: no model, the classic codecs) to 9 (smallest: "
+    "window 8192, one stream per text); 6 is the default. The options above override "
+    "what the level sets (recorded in the file).",
+)
+@click.option("--fast", is_flag=True, help="Level 1: the classic codecs only, no model.")
+@click.option(
     "--best", is_flag=True,
-    help="Favour ratio over speed: one stream per text and a window of 8192 tokens (the "
-    "model's trained context), about 2.5x the time of the default on a long text; "
-    "--window and --max-streams still override it.",
+    help="Level 9: one stream per text and a window of 8192 tokens (the model's trained "
+    "context), about 2.5x the time of the default on a long text.",
 )
 @click.option(
     "--bias-rate", type=click.FloatRange(0.0, 1.0), default=None,
@@ -438,9 +438,9 @@ def cli() -> None:
 )
 def compress(files, output, to_stdout, force, quiet, model, threads, workers, gpus,
              ray_address, remove_input, window, temperature, max_streams, min_shard_tokens, block_size,
-             predictors, layout, model_gate, best, bias_rate, skip_min_match):
+             predictors, layout, model_gate, level, fast, best, bias_rate, skip_min_match):
     """Compress each FILE to FILE.nacz (the input is kept)."""
-    from .config import CodecConfig
+    from .config import BEST_LEVEL, DEFAULT_LEVEL, FAST_LEVEL, level_config
 
     def derive(name: str) -> str:
         if name.endswith(SUFFIX):
@@ -459,9 +459,11 @@ def compress(files, output, to_stdout, force, quiet, model, threads, workers, gp
             layout=None if layout is None else parse_layout(layout),
         ).items() if v is not None
     }
-    if best:
-        changes = {**BEST_RATIO, **changes}
-    config = CodecConfig(**changes)
+    levels = {lv for lv, given in ((level, level is not None), (FAST_LEVEL, fast),
+                                   (BEST_LEVEL, best)) if given}
+    if len(levels) > 1:
+        raise UsageError("--level, --fast and --best name different levels: give one")
+    config = level_config(levels.pop() if levels else DEFAULT_LEVEL, **changes)
     codec = _LazyCodec(model, threads, workers, gpus, ray_address)
 
     def one(file: str) -> None:
@@ -553,6 +555,7 @@ def info(file, as_json):
     import json
 
     from .api import read_info
+    from .config import level_of
     from .model_file import recorded_model_display, recorded_model_name
 
     with _open_input(file) as raw:
@@ -567,6 +570,7 @@ def info(file, as_json):
         "model": model_name,
         "model_bundled": model_bundled,
         "model_sha256_prefix": h.model_id.hex(),
+        "level": level_of(cfg),
         "config": _config_record(cfg),
         "segments": [
             {"kind": _KIND_NAMES.get(s.kind, str(s.kind)), "group": s.group,
@@ -584,6 +588,7 @@ def info(file, as_json):
         f"compressed:  {compressed} bytes" + (f" ({bpb:.3f} bits/byte)" if bpb else ""),
         f"model:       {recorded_model_display(h.model_name)}"
         f" (sha256 {h.model_id.hex()}{'...' if len(h.model_id) < 32 else ''})",
+        f"level:       {record['level'] or 'none (a config of its own)'}",
         "config:      " + ", ".join(f"{k}={v}" for k, v in record["config"].items()),
         f"segments:    {len(h.segments)}",
     ]
@@ -723,8 +728,10 @@ read standard input and write standard output. tar -I nacz works.
   -l, --list         list sizes and ratios from each FILE's header
   -q, --quiet        print nothing but errors
   -v, --verbose      a line per file (sizes and bits per byte), OK per tested file
+  -1 ... -9          compression level: -1 (--fast) no model, the classic codecs;
+                     -6 the default; -9 (--best) the smallest, about 2.5x the time
   -T, --threads N    CPU threads for the model (never changes the output)
-      --workers N    worker processes, --model FILE a GGUF model, --best more ratio
+      --workers N    worker processes; --model FILE a GGUF model
   -h, --help         this help; nacz COMMAND --help for a command's options
   -V, --version      the version
 
@@ -732,10 +739,10 @@ A FILE named like a COMMAND is compressed with: nacz -- FILE.
 Exit status: 0 success, 1 failure (corrupt or foreign input, model mismatch, I/O),
 2 usage error, 3 a bug in nacz, 130 interrupted."""
 
-_GZIP_SHORT = "zdcko:fqtlvT:hV"
+_GZIP_SHORT = "zdcko:fqtlvT:hV123456789"
 _GZIP_LONG = ["compress", "decompress", "uncompress", "stdout", "to-stdout", "keep",
               "output=", "rm", "force", "quiet", "test", "list", "verbose", "threads=",
-              "workers=", "model=", "best", "help", "version"]
+              "workers=", "model=", "fast", "best", "help", "version"]
 
 
 def gzip_style_argv(argv: list[str], prog: str = "nacz") -> list[str] | None:
@@ -747,13 +754,11 @@ def gzip_style_argv(argv: list[str], prog: str = "nacz") -> list[str] | None:
     try:
         opts, files = getopt.gnu_getopt(argv, _GZIP_SHORT, _GZIP_LONG)
     except getopt.GetoptError as exc:
-        hint = ""
-        if exc.opt and exc.opt.isdigit() or exc.opt == "fast":
-            hint = " (levels -1..-9 and --fast are not there yet; --best is)"
-        raise UsageError(f"{exc.msg}{hint}; see nacz --help") from None
+        raise UsageError(f"{exc.msg}; see nacz --help") from None
     mode = {"unnacz": "decompress", "naczcat": "decompress"}.get(prog, "compress")
     to_stdout = prog == "naczcat"
     verbose = False
+    level = None  # as gzip: the last of -1..-9, --fast, --best counts
     passed: list[str] = []
     for opt, value in opts:
         if opt in ("-h", "--help"):
@@ -786,18 +791,18 @@ def gzip_style_argv(argv: list[str], prog: str = "nacz") -> list[str] | None:
             passed += ["--threads", value]
         elif opt in ("--workers", "--model"):
             passed += [opt, value]
-        elif opt == "--best":
-            passed.append("--best")
+        elif opt in ("--fast", "--best") or opt[1:].isdigit():
+            level = {"--fast": "1", "--best": "9"}.get(opt, opt[1:])
+    if level is not None and mode == "compress":
+        passed += ["--level", level]  # as gzip: a level means nothing when decompressing
     if mode in ("test", "list"):
-        refused = [o for o in passed if o in ("--force", "--rm", "--output", "--best")]
+        refused = [o for o in passed if o in ("--force", "--rm", "--output")]
         if to_stdout or refused:
             raise UsageError(f"-{mode[0]} writes nothing: {' '.join(refused) or '-c'} makes "
                              "no sense with it")
         if mode == "list":
             return ["list", "--", *files]
         return ["test", *passed, *([] if verbose else ["--quiet"]), "--", *files]
-    if mode == "decompress" and "--best" in passed:
-        passed.remove("--best")  # as gzip: a level means nothing when decompressing
     if not files:
         files = ["-"]
     if files == ["-"] and "--output" not in passed:

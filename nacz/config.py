@@ -41,9 +41,11 @@ DEFAULT_BLOCK_SIZE = 8 << 20
 #: Text segments go to the model only where it earns its time (``nacz.model_gate``): 0 sends
 #: every text segment to the model (the default until 2026-12-01, config presets 1 and 2),
 #: 1 applies the rule of 2026-12-01 (the default since, config preset 3; README "Model
-#: gate" gives its effect on the frontier texts).
+#: gate" gives its effect on the frontier texts). 2 sends no segment to the model: the
+#: classic codecs code everything (level 1).
 DEFAULT_MODEL_GATE = 1
-MODEL_GATES = (0, 1)
+MODEL_GATE_NEVER = 2
+MODEL_GATES = (0, 1, MODEL_GATE_NEVER)
 
 # Line-layout fold bits of ``CodecConfig.layout`` (``nacz.layout``), fixed by hand.
 LAYOUT_CRLF = 1  #: CR LF line ends stored as LF
@@ -309,6 +311,61 @@ CONFIG_PRESETS: dict[int, dict] = {
             min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=15,
             model_gate=1, predictors=127, **PREDICTOR_PRESETS[1]),
 }
+# The levels of 2026-12-01 (LEVELS below): preset 3 with what the frontier measured
+# (bench/FRONTIER.md) changed, one lever each. Preset 3 itself is level 6.
+_P3 = CONFIG_PRESETS[3]
+CONFIG_PRESETS.update({
+    # level 1: no model; every segment to the classic codecs (zstd / LZMA2)
+    4: dict(_P3, model_gate=2),
+    # level 2: shards of 512+ tokens, each with its own predictor state
+    5: dict(_P3, min_shard_tokens=512, predictors=63),
+    # level 3: shards of 512+ tokens sharing what they learn
+    6: dict(_P3, min_shard_tokens=512),
+    # level 4: window 512
+    7: dict(_P3, window=512, evict=128),
+    # level 5: window 1024
+    8: dict(_P3, window=1024, evict=256),
+    # level 7: window 4096
+    9: dict(_P3, window=4096, evict=1024),
+    # level 8: window 4096, one stream per text whatever its length
+    10: dict(_P3, window=4096, evict=1024, max_streams=1),
+    # level 9: window 8192 (the model's trained context), one stream per text
+    11: dict(_P3, window=8192, evict=2048, max_streams=1),
+})
+
+#: Compression levels as gzip, xz and zstd have them (-1 fastest ... -9 smallest), each a
+#: frozen config preset (written as its one-byte id) chosen from measured points of the
+#: speed/ratio frontier; the README's "Levels" table gives each one's bits per byte and
+#: KB/s. level -> (config preset id, what it changes from the default).
+LEVELS: dict[int, tuple[int, str]] = {
+    1: (4, "no model: the classic codecs (zstd / LZMA2) for everything"),
+    2: (5, "shards of 512+ tokens, each with its own predictor state"),
+    3: (6, "shards of 512+ tokens, sharing what they learn"),
+    4: (7, "window 512"),
+    5: (8, "window 1024"),
+    6: (3, "the default: window 2048, one stream per text below 16,384 tokens"),
+    7: (9, "window 4096"),
+    8: (10, "window 4096, one stream per text"),
+    9: (11, "window 8192 (the model's trained context), one stream per text"),
+}
+DEFAULT_LEVEL = 6
+FAST_LEVEL = 1
+BEST_LEVEL = 9
+
+
+def level_config(level: int, **changes) -> "CodecConfig":
+    """The config of compression level ``level`` (1..9), with ``changes`` applied."""
+    if level not in LEVELS:
+        raise UsageError(f"compression level must be 1..9, got {level!r}")
+    return CodecConfig(**{**CONFIG_PRESETS[LEVELS[level][0]], **changes})
+
+
+def level_of(cfg: "CodecConfig") -> int | None:
+    """The level whose config ``cfg`` is, or None."""
+    for level, (pid, _) in LEVELS.items():
+        if cfg == CodecConfig(**CONFIG_PRESETS[pid]):
+            return level
+    return None
 
 
 def config_to_fields(cfg: CodecConfig, compact: bool = False) -> dict[int, bytes]:
