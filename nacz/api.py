@@ -216,6 +216,18 @@ class Codec:
 
     # -- compression -------------------------------------------------------------------
 
+    def portability_warning(self) -> str | None:
+        """Why files this codec makes may not decode on other x86-64 machines (a llama.cpp
+        built beyond the portable x86-64-v3 instruction set), or None."""
+        from .backend import nonportable_cpu_features
+
+        extra = nonportable_cpu_features()
+        if not extra:
+            return None
+        return (f"llama.cpp here was built for {', '.join(extra)}, beyond the portable "
+                "x86-64-v3 set: files made with it decode only where llama.cpp has the same "
+                "kernels (reinstall it with the README's requirements.txt)")
+
     @raises_public_errors
     def compress(
         self, data: bytes, config: CodecConfig | None = None, progress: ProgressFn | None = None,

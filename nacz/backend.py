@@ -86,6 +86,43 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: The instruction set the README's build targets on x86-64 (x86-64-v3), as llama.cpp's
+#: system info names it. Files made by such a build decode on any x86-64 CPU with it.
+PORTABLE_X86_FEATURES = frozenset({"SSE3", "SSSE3", "AVX", "AVX2", "F16C", "FMA", "BMI2"})
+#: System-info entries that are build options, not instruction sets.
+_NOT_INSTRUCTION_SETS = frozenset({"LLAMAFILE", "OPENMP", "REPACK", "ACCELERATE", "KLEIDIAI"})
+
+
+def cpu_features(system_info: str) -> set[str]:
+    """The CPU features switched on in llama.cpp's system info (its ``CPU : A = 1 | ...``
+    section), build options left out."""
+    found: set[str] = set()
+    for section in system_info.split("CPU :")[1:]:
+        for entry in section.split("|"):
+            name, eq, value = entry.partition("=")
+            name = name.strip()
+            if not eq or " " in name or ":" in name:
+                break  # the next backend's section begins
+            if value.strip() not in ("", "0") and name not in _NOT_INSTRUCTION_SETS:
+                found.add(name)
+    return found
+
+
+def nonportable_cpu_features(system_info: str | None = None, machine: str | None = None
+                             ) -> list[str]:
+    """The instruction sets the llama.cpp library in use was built for beyond the portable
+    x86-64-v3 set (e.g. AVX512, AMX from a -march=native build): files it makes decode
+    only where llama.cpp has the same kernels. Empty on other machines than x86-64, whose
+    numerics are their own anyway."""
+    import platform
+
+    if (machine or platform.machine()).lower() not in ("x86_64", "amd64"):
+        return []
+    if system_info is None:
+        system_info = _llama().llama_print_system_info().decode("utf-8", errors="replace")
+    return sorted(cpu_features(system_info) - PORTABLE_X86_FEATURES)
+
+
 class LlamaBackend:
     """A loaded model: vocabulary, tokenizer, and factories for stream sets."""
 

@@ -286,10 +286,11 @@ class _LazyCodec:
     """The model, loaded on first use and then kept for every further input."""
 
     def __init__(self, model, threads, workers: int = 1, gpus: str | None = None,
-                 ray_address: str | None = None):
+                 ray_address: str | None = None, warn_portability: bool = False):
         # A bad --gpus is refused once, before any input, not once per input.
         self._args = (model, threads, workers, parse_gpus(gpus), ray_address)
         self._codec = None
+        self._warn_portability = warn_portability
 
     def get(self):
         if self._codec is None:
@@ -298,6 +299,12 @@ class _LazyCodec:
             model, threads, workers, gpus, ray_address = self._args
             self._codec = Codec(model, threads, workers=workers, gpus=gpus,
                                 ray_address=ray_address)
+            if self._warn_portability:
+                # once per run, before any output is written (quiet or not: it is about
+                # where the files will decode)
+                warning = self._codec.portability_warning()
+                if warning:
+                    click.echo(f"nacz: warning: {warning}", err=True)
         return self._codec
 
     def each_file(self, files: list[str], work) -> None:
@@ -464,7 +471,7 @@ def compress(files, output, to_stdout, force, quiet, model, threads, workers, gp
     if len(levels) > 1:
         raise UsageError("--level, --fast and --best name different levels: give one")
     config = level_config(levels.pop() if levels else DEFAULT_LEVEL, **changes)
-    codec = _LazyCodec(model, threads, workers, gpus, ray_address)
+    codec = _LazyCodec(model, threads, workers, gpus, ray_address, warn_portability=True)
 
     def one(file: str) -> None:
         opts = _run_options(file, output, to_stdout, derive, force, quiet, model, threads,

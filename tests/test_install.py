@@ -80,3 +80,49 @@ def test_readme_ci_and_requirements_agree():
     assert not any(d.startswith(model_file.DEFAULT_MODEL_DIST) for d in deps)
     assert pyproject["project"]["optional-dependencies"]["model"] == [
         f"{model_file.DEFAULT_MODEL_DIST}=={model_file.DEFAULT_MODEL_VERSION}"]
+
+
+# llama.cpp's system info on this project's machines: the README's x86-64-v3 build, and
+# what a -march=native build on the same CPU (AVX-512, AMX) lists.
+PORTABLE_INFO = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | "
+                 "BMI2 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | ")
+NATIVE_INFO = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 | F16C = 1 | "
+               "FMA = 1 | BMI2 = 1 | AVX512 = 1 | AVX512_VBMI = 1 | AVX512_VNNI = 1 | "
+               "AVX512_BF16 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | "
+               "CUDA : ARCHS = 900 | USE_GRAPHS = 1 | ")
+
+
+def test_nonportable_build_is_named():
+    from nacz.backend import cpu_features, nonportable_cpu_features
+
+    assert nonportable_cpu_features(PORTABLE_INFO, "x86_64") == []
+    assert nonportable_cpu_features(NATIVE_INFO, "x86_64") == [
+        "AMX_INT8", "AVX512", "AVX512_BF16", "AVX512_VBMI", "AVX512_VNNI", "AVX_VNNI"]
+    assert "ARCHS" not in cpu_features(NATIVE_INFO)  # the CUDA section is not the CPU's
+    assert nonportable_cpu_features(NATIVE_INFO, "aarch64") == []
+
+
+def test_this_build_is_portable_and_compress_does_not_warn(nacz_cli):
+    """The README's build (requirements.txt) is the portable one, so nothing is printed;
+    a native build would get one warning line on stderr (the test above)."""
+    from nacz.backend import nonportable_cpu_features
+
+    assert nonportable_cpu_features() == []
+    r = nacz_cli("compress", "-c", "-", input=b"portable\n")
+    assert r.returncode == 0 and "warning" not in r.stderr
+
+
+def test_compress_warns_once_for_a_native_build(nacz_cli, tmp_path):
+    """A -march=native build, simulated by a sitecustomize that swaps the system info."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import nacz.backend as b\n"
+        f"_info = {NATIVE_INFO!r}\n"
+        "_orig = b.nonportable_cpu_features\n"
+        "b.nonportable_cpu_features = lambda s=None, m=None: _orig(_info, 'x86_64')\n")
+    for name in ("a", "b"):
+        (tmp_path / name).write_bytes(b"two inputs, one warning\n")
+    r = nacz_cli("compress", "a", "b", env={"PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("warning:") == 1 and "AVX512" in r.stderr and "x86-64-v3" in r.stderr
+    r = nacz_cli("decompress", "-c", "a.nacz", env={"PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 0 and "warning" not in r.stderr
