@@ -204,11 +204,12 @@ def main(argv=None) -> int:
             ax.scatter([], [], color=colours[ti % len(colours)], marker="o", label=tname)
         for ci, name in enumerate(names):
             ax.scatter([], [], color="grey", marker=markers[ci % len(markers)], label=name)
-        ax.set_xlabel("compress KB/s (2 cores, wall clock with start-up, one run at a time)")
+        ax.set_xscale("log")
+        ax.set_xlabel("compress KB/s, log scale (2 cores, wall clock with start-up, one run at a time)")
         ax.set_ylabel("bits per byte (config header counted as a preset's)")
-        ax.set_title("nacz speed/ratio frontier, 8 KB texts (colour: text, marker: config)",
+        ax.set_title(f"nacz speed/ratio, {args.bytes // 1024} KB texts (colour: text, marker: config)",
                      fontsize=9)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc="center right")
         fig.tight_layout()
         fig.savefig(args.png, dpi=110)
     return 0

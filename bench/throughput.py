@@ -66,8 +66,11 @@ def run_measured(cmd: list[str], data: bytes) -> tuple[bytes, float, int]:
 def codec_groups(codec, data: bytes, cfg) -> list[list[np.ndarray]]:
     """The token streams of each lockstep group, as ``Codec.compress`` plans them."""
     from nacz.codec import plan_shards
+    from nacz.config import MODEL_GATE_NEVER
     from nacz.segmenter import plan_segments
 
+    if cfg.model_gate == MODEL_GATE_NEVER:
+        return []  # level 1: nothing goes to the model
     shards = []
     for seg in plan_segments(data):
         if seg.kind != "text":
