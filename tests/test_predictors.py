@@ -273,3 +273,30 @@ def test_escape_cost_is_the_flag_plus_eight_bits_for_a_raw_byte():
         escapes += escaped
     cdf = np.array([0, 1, 3, 4], dtype=np.int64)
     assert cdf_cost(cdf, 1) == 1.0 and cdf_cost(cdf, 0) == 2.0
+
+
+def test_compiled_entry_points_compute_what_the_dispatcher_computes():
+    """Predictors calls its kernels through the entry point compiled for the argument
+    types it saw first (nacz.predictors._CompiledCall); logits of another layout take
+    their own entry. Same sequence, contiguous logits vs strided views of them, vs the
+    dispatcher called directly: the same distributions, bit for bit."""
+    from nacz.config import CodecConfig
+    from nacz.predictors import Predictors, _predict, _update
+
+    V = 512
+    cfg = CodecConfig()
+    a, b, c = Predictors(V, cfg), Predictors(V, cfg), Predictors(V, cfg)
+    rng = np.random.default_rng(7)
+    toks = rng.integers(0, V, 300)
+    for i, t in enumerate(toks):
+        logits = rng.standard_normal(V).astype(np.float32)
+        wide = np.zeros(2 * V, dtype=np.float32)
+        wide[::2] = logits
+        pa = a.predict(logits).copy()
+        pb = b.predict(logits if i % 2 else wide[::2]).copy()  # strided on even steps
+        _predict(logits, c.out, c.state)
+        assert np.array_equal(pa, pb) and np.array_equal(pa, c.out), i
+        a.update(int(t))
+        b.update(int(t))
+        _update(int(t), logits, c.state)
+    assert len(a._predict._entries) == 1 and len(b._predict._entries) == 2
