@@ -357,6 +357,8 @@ def level_config(level: int, **changes) -> "CodecConfig":
     """The config of compression level ``level`` (1..9), with ``changes`` applied."""
     if level not in LEVELS:
         raise UsageError(f"compression level must be 1..9, got {level!r}")
+    if "window" in changes and "evict" not in changes:
+        changes = {**changes, "evict": 0}  # a quarter of the new window, as without a level
     return CodecConfig(**{**CONFIG_PRESETS[LEVELS[level][0]], **changes})
 
 

@@ -42,6 +42,9 @@ def test_default_is_level_6_and_levels_are_one_byte_presets():
     assert len(seen) == 9  # nine different configs
     # an option on top of a level is a config of its own, recorded field by field
     assert level_of(level_config(4, window=600)) is None
+    # a window without an evict gets a quarter of it, as it does without a level
+    assert level_config(6, window=512).evict == 128 == CodecConfig(window=512).evict
+    assert level_config(6, window=2048) == CodecConfig()
     with pytest.raises(UsageError, match="1..9"):
         level_config(10)
 
