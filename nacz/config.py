@@ -362,21 +362,27 @@ def level_config(level: int, **changes) -> "CodecConfig":
     return CodecConfig(**{**CONFIG_PRESETS[LEVELS[level][0]], **changes})
 
 
+def config_preset_id(cfg: "CodecConfig") -> int | None:
+    """The id of the config preset ``cfg`` is, or None."""
+    for pid, preset in CONFIG_PRESETS.items():
+        if cfg == CodecConfig(**preset):
+            return pid
+    return None
+
+
 def level_of(cfg: "CodecConfig") -> int | None:
     """The level whose config ``cfg`` is, or None."""
-    for level, (pid, _) in LEVELS.items():
-        if cfg == CodecConfig(**CONFIG_PRESETS[pid]):
-            return level
-    return None
+    pid = config_preset_id(cfg)
+    return next((level for level, (p, _) in LEVELS.items() if p == pid), None)
 
 
 def config_to_fields(cfg: CodecConfig, compact: bool = False) -> dict[int, bytes]:
     """Serialise to ``{field id: bytes}`` for the container header; ``compact`` writes a
     config that equals a preset as the preset's id alone (field 10)."""
     if compact:
-        for pid, preset in CONFIG_PRESETS.items():
-            if cfg == CodecConfig(**preset):
-                return {_ID_CONFIG_PRESET: bytes([pid])}
+        pid = config_preset_id(cfg)
+        if pid is not None:
+            return {_ID_CONFIG_PRESET: bytes([pid])}
     fields = {fid: struct.pack(fmt, getattr(cfg, name)) for fid, name, fmt in _FIELDS}
     if cfg.block_size != DEFAULT_BLOCK_SIZE:
         fields[_ID_BLOCK_SIZE] = struct.pack("<I", cfg.block_size)

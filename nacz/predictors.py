@@ -276,6 +276,8 @@ class Predictors:
         self._logits = None
         # what update() reads as logits when nothing was predicted (it reads none then)
         self._no_logits = np.zeros(self.n_vocab, dtype=np.float32)
+        self._no_logits_key = _array_key(self._no_logits)
+        self._logits_key = self._no_logits_key
         self._predict = _CompiledCall(_predict)
         self._update = _CompiledCall(_update)
 
@@ -283,13 +285,17 @@ class Predictors:
         """Mixed distribution for the next token (float64[V] > 0; a view valid until the
         next call). ``logits`` must stay unchanged until :meth:`update`."""
         self._logits = logits
-        self._predict(_array_key(logits), logits, self.out, self.state)
+        self._logits_key = _array_key(logits)  # update() passes the same logits
+        self._predict(self._logits_key, logits, self.out, self.state)
         return self.out
 
     def update(self, token: int) -> None:
         """Learn from the coded ``token`` and move to the next position."""
-        logits = self._logits if self._logits is not None else self._no_logits
-        self._update(_array_key(logits), int(token), logits, self.state)
+        if self._logits is not None:
+            logits, key = self._logits, self._logits_key
+        else:
+            logits, key = self._no_logits, self._no_logits_key
+        self._update(key, int(token), logits, self.state)
         self._logits = None
 
     # -- confidence skip (experimental) ------------------------------------------------
