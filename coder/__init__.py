@@ -25,6 +25,8 @@ from .quantize import (
     QuantizationError,
     quantize_logits,
     quantize_probabilities,
+    quantize_probabilities_kernel,
+    raise_quantization_error,
 )
 
 __all__ = [
@@ -34,6 +36,8 @@ __all__ = [
     "QuantizationError",
     "quantize_probabilities",
     "quantize_logits",
+    "quantize_probabilities_kernel",
+    "raise_quantization_error",
     "ArithmeticDecodeError",
     "ArithmeticEncoder",
     "ArithmeticDecoder",

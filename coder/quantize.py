@@ -39,6 +39,8 @@ __all__ = [
     "QuantizationError",
     "quantize_probabilities",
     "quantize_logits",
+    "quantize_probabilities_kernel",
+    "raise_quantization_error",
 ]
 
 PRECISION_BITS = 24
@@ -259,6 +261,18 @@ def _raise_for(code: int, index: int, what: str) -> None:
     raise QuantizationError(
         f"internal quantization failure (code {code}, argmax {index}); please report"
     )
+
+
+#: The njit kernel behind :func:`quantize_probabilities`, for callers' own njit loops:
+#: ``(probs, out) -> (error code, index)`` with ``probs`` a contiguous float64 vector and
+#: ``out`` a contiguous int64 vector of length V + 1 (validated by the caller); a nonzero
+#: code goes to :func:`raise_quantization_error`. Same code, so the same cdf, as the wrapper.
+quantize_probabilities_kernel = _quantize_probabilities_kernel
+
+
+def raise_quantization_error(code: int, index: int, what: str = "probabilities") -> None:
+    """Raise the QuantizationError a kernel's nonzero ``(code, index)`` stands for."""
+    _raise_for(code, index, what)
 
 
 def quantize_probabilities(probs, out: np.ndarray | None = None) -> np.ndarray:

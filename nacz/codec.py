@@ -42,7 +42,7 @@ from .coder import (
     quantize_probabilities,
 )
 from .components import AdaptiveBit
-from .config import PRED_SHARED, CodecConfig
+from .config import PRED_SHARED, PRED_SYNC, CodecConfig
 from .tokenizer import ESCAPE_STANDIN_BYTE, vocabulary_bytes
 
 #: Called as progress(tokens_done, bytes_done, coded_bits) from time to time.
@@ -98,16 +98,22 @@ def escape_cost(esc: AdaptiveBit, s: int, tok: int, n_vocab: int) -> float:
 class TokenModels:
     """The probability model of vocabulary tokens, for each stream of a lockstep group."""
 
-    def __init__(self, n_streams: int, n_vocab: int, cfg: CodecConfig):
+    def __init__(self, n_streams: int, n_vocab: int, cfg: CodecConfig,
+                 threads: int | None = None):
+        """``threads``: how many threads compute a step's predictions where the streams'
+        predictions are independent (see :attr:`parallel`); a speed setting only."""
         self.cfg = cfg
         self.n_vocab = n_vocab
         self._cdf = np.empty(n_vocab + 1, dtype=np.int64)
         self._predictors = None
         self._scaled = None
+        self._step = None
+        #: Streams whose CDF :meth:`prepare` computed for the current step.
+        self._prepared = np.zeros(n_streams, dtype=bool)
         #: Tokens coded without the LLM's distribution (confidence skip).
         self.skipped = 0
         if cfg.predictors:
-            from .predictors import Predictors
+            from .predictors import Predictors, StepPredictors
 
             first = Predictors(n_vocab, cfg)
             # PRED_SHARED: the group's streams share learned state; the lockstep loop codes
@@ -119,12 +125,51 @@ class TokenModels:
             if cfg.temperature != 1.0:
                 # One buffer per stream: Predictors.update reads the logits it predicted from.
                 self._scaled = np.empty((n_streams, n_vocab), dtype=np.float32)
+            if self.parallel:
+                self._step = StepPredictors(self._predictors, threads)
+        #: Shared state under PRED_SYNC in more than one stream: one at a time would be
+        #: another bitstream, so :meth:`cdf` refuses to predict outside :meth:`prepare`.
+        self._sync_group = bool(cfg.predictors & PRED_SYNC) and n_streams > 1
+
+    @property
+    def parallel(self) -> bool:
+        """Whether a step's predictions are independent of each other, so :meth:`prepare`
+        computes them all at once in parallel: streams that share no state (the same bits
+        as one at a time), or shared state under ``PRED_SYNC`` (which defines them so)."""
+        p = self.cfg.predictors
+        return bool(p) and (not p & PRED_SHARED or bool(p & PRED_SYNC))
+
+    def prepare(self, streams: np.ndarray, logits: np.ndarray, want: np.ndarray) -> None:
+        """At the start of a lockstep step: compute the CDFs of ``streams`` (the step's
+        streams in order; ``logits`` has one row per stream with ``want`` true), so that
+        :meth:`cdf` returns them. Does nothing unless :attr:`parallel`."""
+        if self._step is None:
+            return
+        rows = np.full(len(streams), -1, dtype=np.int64)
+        rows[want] = np.arange(int(np.count_nonzero(want)))
+        if self._scaled is not None:
+            inv_t = np.float32(1.0 / self.cfg.temperature)
+            for k, s in enumerate(streams):
+                if rows[k] >= 0:
+                    # the sequential path's own float32 multiply, hence its bits
+                    np.multiply(logits[rows[k]], inv_t, out=self._scaled[s])
+                    rows[k] = s
+            logits = self._scaled
+        self._step.predict(streams, logits, rows)
+        self._prepared[streams] = True
 
     def cdf(self, stream: int, logits: np.ndarray | None) -> np.ndarray:
         """Integer CDF of the next token; ``logits`` is None for a skipped token."""
         cfg = self.cfg
         if self._predictors is None:
             return quantize_logits(logits, cfg.temperature, out=self._cdf)
+        if self._prepared[stream]:
+            self._prepared[stream] = False
+            if logits is None:
+                self.skipped += 1
+            return self._step.cdfs[stream]
+        if self._sync_group:
+            raise RuntimeError("a PRED_SYNC group predicts through prepare() at every step")
         pr = self._predictors[stream]
         if logits is None:
             self.skipped += 1
@@ -140,6 +185,7 @@ class TokenModels:
     def update(self, stream: int, token: int) -> None:
         """Learn from the id just coded (escape ids included) and move to the next one."""
         if self._predictors is not None:
+            self._prepared[stream] = False  # an escape: its prepared CDF goes unused
             self._predictors[stream].update(token)
 
     def wants_logits(self, stream: int) -> bool:
@@ -159,6 +205,7 @@ def lockstep(
     wants_logits: Callable[[int], bool] | None = None,
     progress: Progress | None = None,
     coded_bits: Callable[[], int] | None = None,
+    prepare: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
 ) -> None:
     """Drive ``code_token(stream, logits, step) -> id`` over all streams in lockstep.
 
@@ -167,7 +214,10 @@ def lockstep(
     the id at ``step`` of ``stream`` given the model's logits for it (a view valid during
     the call; None where ``wants_logits(stream)`` said no); escape ids (>= n_vocab) are
     fed to the model as the escape stand-in. ``progress(tokens, bytes, coded_bits())``
-    is called every 16 steps and at the end.
+    is called every 16 steps and at the end. ``prepare(streams, logits, want)``, if
+    given, is called once per step before any ``code_token`` of it, with the step's
+    streams, the call's logits rows and which streams have a row
+    (:meth:`TokenModels.prepare`).
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     live = [s for s in range(len(lengths)) if lengths[s] > 0]
@@ -184,6 +234,8 @@ def lockstep(
         logits = streams.advance(ids, np.full(len(ids), cfg.start_token, dtype=np.int64), want)
         step = 0
         while len(ids):
+            if prepare is not None:
+                prepare(ids, logits, want)
             fed = np.empty(len(ids), dtype=np.int64)
             row = 0
             for k, s in enumerate(ids):
@@ -222,7 +274,7 @@ def encode_streams(
     encoders = [ArithmeticEncoder() for _ in streams]
     esc = escape_flags(len(streams))
     n_vocab = backend.n_vocab
-    models = TokenModels(len(streams), n_vocab, cfg)
+    models = TokenModels(len(streams), n_vocab, cfg, threads=getattr(backend, "threads", None))
 
     def code(s: int, logits: np.ndarray | None, step: int) -> int:
         tok = int(streams[s][step])
@@ -238,7 +290,7 @@ def encode_streams(
         return tok
 
     lockstep(backend, [len(t) for t in streams], cfg, code, models.wants_logits, progress,
-             lambda: sum(e.bits_written for e in encoders))
+             lambda: sum(e.bits_written for e in encoders), models.prepare)
     if stats is not None:
         stats["skipped"] = stats.get("skipped", 0) + models.skipped
     return [e.finish() for e in encoders]
@@ -256,7 +308,7 @@ def decode_streams(
     out = [np.empty(n, dtype=np.int32) for n in lengths]
     esc = escape_flags(len(lengths))
     n_vocab = backend.n_vocab
-    models = TokenModels(len(lengths), n_vocab, cfg)
+    models = TokenModels(len(lengths), n_vocab, cfg, threads=getattr(backend, "threads", None))
     total_bits = 8 * sum(len(p) for p in payloads)
 
     def code(s: int, logits: np.ndarray | None, step: int) -> int:
@@ -271,7 +323,8 @@ def decode_streams(
         out[s][step] = tok
         return tok
 
-    lockstep(backend, lengths, cfg, code, models.wants_logits, progress, lambda: total_bits)
+    lockstep(backend, lengths, cfg, code, models.wants_logits, progress, lambda: total_bits,
+             models.prepare)
     return out
 
 

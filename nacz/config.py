@@ -71,11 +71,17 @@ PRED_ALL = PRED_BIAS | PRED_NGRAM | PRED_MATCH | PRED_TEMP | PRED_APM | PRED_UNI
 #: state (n-gram counts, mixer weights, bias head, APM, unigram), updated in stream order
 #: at every step; each shard keeps its own history and match model.
 PRED_SHARED = 64
-PRED_KNOWN = PRED_ALL | PRED_SHARED
+#: A mode of ``PRED_SHARED``: every stream of a lockstep step predicts from the learned state
+#: as it was when the step began, and the step's updates are then applied in stream order.
+#: The streams' predictions no longer depend on each other, so they run in parallel
+#: (``nacz.predictors.predict_streams``); plain ``PRED_SHARED`` lets each stream see the
+#: updates of the streams before it in the same step, which is inherently sequential.
+PRED_SYNC = 128
+PRED_KNOWN = PRED_ALL | PRED_SHARED | PRED_SYNC
 #: Names for the CLI and ``nacz info`` (name -> bit).
 PREDICTOR_NAMES = {
     "bias": PRED_BIAS, "ngram": PRED_NGRAM, "match": PRED_MATCH, "temp": PRED_TEMP,
-    "apm": PRED_APM, "unigram": PRED_UNIGRAM, "shared": PRED_SHARED,
+    "apm": PRED_APM, "unigram": PRED_UNIGRAM, "shared": PRED_SHARED, "sync": PRED_SYNC,
 }
 #: All components, and shards of a group share what they learn (measured: alice29.txt in
 #: its 5 default shards, 1.0654 -> 1.0523 bits/byte; bench/ABLATION_NOTES.md).
@@ -185,8 +191,11 @@ class CodecConfig:
     def _check_predictors(self) -> None:
         if not 0 <= self.predictors <= PRED_KNOWN or self.predictors & ~PRED_KNOWN:
             raise UsageError(f"unknown predictor bits in {self.predictors:#x}")
-        if self.predictors == PRED_SHARED:
+        if not self.predictors & PRED_ALL and self.predictors:
             raise UsageError("'shared' needs at least one predictor component")
+        if self.predictors & PRED_SYNC and not self.predictors & PRED_SHARED:
+            raise UsageError("'sync' is a mode of 'shared': without sharing, streams never "
+                             "wait for each other")
         orders = tuple(int(o) for o in self.ngram_orders)
         object.__setattr__(self, "ngram_orders", orders)
         if not 1 <= len(orders) <= 8 or any(not 1 <= o <= 32 for o in orders):

@@ -42,11 +42,19 @@ Structure: each model is a piece of :mod:`nacz.components` with its own named st
 its own predict and learn functions; :func:`_predict` and :func:`_update` below call them
 in a fixed order, and that order is part of the format (it decides every float).
 
+Parallel steps: :class:`StepPredictors` computes the predictions (and quantized CDFs) of
+every stream of a lockstep step at once, one stream per thread (:func:`_predict_streams`).
+A prediction reads learned state and writes only its own stream's scratch, so the streams'
+results do not depend on each other, on the thread count or on scheduling; updates then
+run in stream order, one after another. That equals the sequential order exactly when the
+streams share nothing, and is the definition of ``PRED_SYNC`` when they share.
+
 Determinism: all kernels are ``njit(cache=True)`` WITHOUT fastmath; floating point is
 IEEE float64 in a fixed sequential order; exp and log are the portable polynomial
 implementations (:func:`nacz.coder.quantize._portable_exp`,
 :func:`nacz.components.portable_log`), never libm; hashes are uint64 integer arithmetic; no
-threads, no dicts, no time-dependent state.
+dicts, no time-dependent state, and threads only across streams, never inside one stream's
+arithmetic.
 
 Memory: history ring 4 * 2**hist_bits bytes; n-gram table
 2**ngram_bits * (8 * slots + 4) bytes; match tables 8 * 2**match_bits bytes each (2);
@@ -63,6 +71,7 @@ import numba
 import numpy as np
 
 from . import components as C
+from .coder import quantize_probabilities_kernel, raise_quantization_error
 from .config import (
     PRED_APM,
     PRED_BIAS,
@@ -312,3 +321,68 @@ class Predictors:
         """LLM-free distribution (match over a unigram of the past), for skipped steps."""
         _predict_cheap(self.out, self.state)
         return self.out
+
+
+@numba.njit(parallel=True, cache=True)
+def _predict_streams(logits, rows, order, states, probs, cdfs, errors):
+    """For each k, stream ``s = order[k]``: its distribution from ``logits[rows[k]]`` (the
+    LLM-free one where ``rows[k] < 0``) into ``probs[s]``, quantized into ``cdfs[s]``; a
+    quantizer error code and index into ``errors[s]``. Iterations touch only their own
+    stream's scratch and rows, and read the learned state, so they run in any order."""
+    for k in numba.prange(order.shape[0]):
+        s = order[k]
+        ps = states[s]
+        r = rows[k]
+        if r >= 0:
+            _predict(logits[r], probs[s], ps)
+        else:
+            _predict_cheap(probs[s], ps)
+        code, index = quantize_probabilities_kernel(probs[s], cdfs[s])
+        errors[s, 0] = code
+        errors[s, 1] = index
+
+
+class StepPredictors:
+    """The predictions of all streams of a lockstep step, computed in parallel threads.
+
+    Usable when a stream's prediction does not depend on the updates of the other streams
+    in the same step: streams with their own state, or shared state under ``PRED_SYNC``.
+    Per step: :meth:`predict` once for the step's streams, then each stream's
+    :meth:`Predictors.update` in stream order (``cdf(s)`` is valid until then).
+    """
+
+    def __init__(self, predictors: "list[Predictors]", threads: int | None = None):
+        from numba.typed import List
+
+        self.predictors = predictors
+        n, V = len(predictors), predictors[0].n_vocab
+        self._states = List([p.state for p in predictors])
+        self._probs = np.zeros((n, V), dtype=np.float64)
+        self.cdfs = np.zeros((n, V + 1), dtype=np.int64)
+        self._errors = np.zeros((n, 2), dtype=np.int64)
+        #: Threads of the parallel kernel (at most Numba's pool); None: Numba's setting.
+        self.threads = threads
+
+    def predict(self, order: np.ndarray, logits: np.ndarray, rows: np.ndarray) -> None:
+        """Predict streams ``order[k]`` from logits rows ``rows[k]`` (-1: without the
+        LLM). ``logits`` (2-D, float32) must stay unchanged until the streams' updates."""
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        for k in range(len(order)):
+            pr = self.predictors[order[k]]
+            if rows[k] >= 0:
+                pr._logits = logits[rows[k]]
+                pr._logits_key = _array_key(pr._logits)
+            else:
+                pr._logits = None
+        prev = numba.get_num_threads()
+        if self.threads:
+            numba.set_num_threads(max(1, min(int(self.threads), numba.config.NUMBA_NUM_THREADS)))
+        try:
+            _predict_streams(logits, rows, order, self._states, self._probs, self.cdfs,
+                             self._errors)
+        finally:
+            numba.set_num_threads(prev)
+        for s in order:
+            if self._errors[s, 0]:
+                raise_quantization_error(int(self._errors[s, 0]), int(self._errors[s, 1]))
