@@ -90,6 +90,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--configs", default="sync,unshared,shared")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--out", default=None, help="write the table here instead of stdout")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     streams = [int(x) for x in args.streams.split(",")]
@@ -108,14 +109,16 @@ def main(argv=None) -> int:
             sys.stderr.write(r.stderr)
             return 1
         rows += json.loads(r.stdout.strip().splitlines()[-1])
+    lines = []
+    add = lines.append
     if args.markdown:
-        print(f"CPU side alone, V = {V}, {args.steps} steps, {cores} cores "
+        add(f"CPU side alone, V = {V}, {args.steps} steps, {cores} cores "
               f"({os.uname().machine}); tokens/s (us per token)\n")
         ts = sorted({r["threads"] for r in rows})
-        print("| config | streams | " + " | ".join(
+        add("| config | streams | " + " | ".join(
             f"{t} thread{'s' if t > 1 else ''}{' (oversubscribed)' if t > cores else ''}"
             for t in ts) + " |")
-        print("|---|---|" + "---|" * len(ts))
+        add("|---|---|" + "---|" * len(ts))
         for name in configs:
             for n in streams:
                 cells = []
@@ -123,10 +126,16 @@ def main(argv=None) -> int:
                     r = next(r for r in rows if (r["config"], r["streams"], r["threads"])
                              == (name, n, t))
                     cells.append(f"{r['tokens_per_s']:,.0f} ({r['us_per_token']:.0f})")
-                print(f"| {name} | {n} | " + " | ".join(cells) + " |")
+                add(f"| {name} | {n} | " + " | ".join(cells) + " |")
     else:
         for r in rows:
-            print(json.dumps(r))
+            add(json.dumps(r))
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

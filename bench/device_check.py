@@ -40,7 +40,8 @@ BUILD = os.environ.get("NACZ_DC_BUILD", "cpu")
 COLUMNS = {
     "roundtrip": ["build", "gpus", "text", "bytes", "compressed", "bits_per_byte",
                   "compress_s", "decompress_s", "exact"],
-    "streams": ["build", "gpus", "text", "streams", "min_shard_tokens", "tokens", "bytes",
+    "streams": ["build", "gpus", "text", "predictors", "streams", "min_shard_tokens", "tokens",
+                "bytes",
                 "bits_per_byte", "compress_s", "decompress_s", "tokens_per_s_c",
                 "tokens_per_s_d", "kb_per_s_c", "kb_per_s_d", "raw_tokens_per_s", "exact"],
     "portability": ["build", "file", "result", "seconds", "message"],
@@ -110,38 +111,53 @@ def roundtrip(out: Path, texts: list[str], gpus: str | None, n_bytes: int | None
     return 1 if failed else 0
 
 
-def streams(out: Path, text: str, counts: list[int], gpus: str | None, n_bytes: int | None,
-            raw_steps: int) -> int:
-    from throughput import codec_groups, raw_forward_rate
+#: --modes: predictor settings of the streams step (``--predictors`` values). "shared" is the
+#: default (one stream after another per step); "sync" computes a step's predictions in
+#: parallel threads (PRED_SYNC, issue 19 item 1), which is what a GPU's CPU side needs.
+MODES = {"shared": "all", "sync": "all,sync"}
 
+
+def streams(out: Path, text: str, counts: list[int], gpus: str | None, n_bytes: int | None,
+            raw_steps: int, modes: list[str] = ("shared",)) -> int:
     from nacz.api import Codec
-    from nacz.config import CodecConfig
 
     data = cut(Path(text).read_bytes(), n_bytes)
     codec = Codec(gpus=tuple(int(g) for g in gpus.split(",")) if gpus else ())
     n_tokens = len(codec.tokenizer.encode(data))
     failed = 0
-    for s in counts:
-        min_shard = max(1, n_tokens // s)
-        cfg = CodecConfig(max_streams=s, min_shard_tokens=min_shard)
-        opts = ["--max-streams", str(s), "--min-shard-tokens", str(min_shard)]
-        rc, blob, err, tc = nacz(["compress", "-c", "-q", *opts, *gpu_args(gpus)], data)
-        if rc:
-            raise SystemExit(f"compress with {s} streams failed: {err.strip()}")
-        rc, back, err, td = nacz(["decompress", "-c", "-q", *gpu_args(gpus)], blob)
-        exact = rc == 0 and back == data
-        failed += not exact
-        groups = codec_groups(codec, data, cfg)
-        coded = sum(len(t) for g in groups for t in g)
-        fed, seconds = raw_forward_rate(codec, groups, cfg, raw_steps)
-        append(out, "streams", dict(
-            build=BUILD, gpus=gpus or "-", text=Path(text).name, streams=sum(map(len, groups)),
-            min_shard_tokens=min_shard, tokens=coded, bytes=len(data),
-            bits_per_byte=8 * len(blob) / len(data), compress_s=tc, decompress_s=td,
-            tokens_per_s_c=coded / tc, tokens_per_s_d=coded / td,
-            kb_per_s_c=len(data) / 1000 / tc, kb_per_s_d=len(data) / 1000 / td,
-            raw_tokens_per_s=fed / seconds, exact="yes" if exact else "NO"))
+    for mode in modes:
+        for s in counts:
+            failed += _streams_row(out, codec, data, text, n_tokens, s, gpus, raw_steps, mode)
     return 1 if failed else 0
+
+
+def _streams_row(out, codec, data, text, n_tokens, s, gpus, raw_steps, mode) -> int:
+    from throughput import codec_groups, raw_forward_rate
+
+    from nacz.cli import parse_predictors
+    from nacz.config import CodecConfig
+
+    min_shard = max(1, n_tokens // s)
+    cfg = CodecConfig(max_streams=s, min_shard_tokens=min_shard,
+                      predictors=parse_predictors(MODES[mode]))
+    opts = ["--max-streams", str(s), "--min-shard-tokens", str(min_shard),
+            "--predictors", MODES[mode]]
+    rc, blob, err, tc = nacz(["compress", "-c", "-q", *opts, *gpu_args(gpus)], data)
+    if rc:
+        raise SystemExit(f"compress with {s} streams ({mode}) failed: {err.strip()}")
+    rc, back, err, td = nacz(["decompress", "-c", "-q", *gpu_args(gpus)], blob)
+    exact = rc == 0 and back == data
+    groups = codec_groups(codec, data, cfg)
+    coded = sum(len(t) for g in groups for t in g)
+    fed, seconds = raw_forward_rate(codec, groups, cfg, raw_steps)
+    append(out, "streams", dict(
+        build=BUILD, gpus=gpus or "-", text=Path(text).name, predictors=mode,
+        streams=sum(map(len, groups)), min_shard_tokens=min_shard, tokens=coded,
+        bytes=len(data), bits_per_byte=8 * len(blob) / len(data), compress_s=tc,
+        decompress_s=td, tokens_per_s_c=coded / tc, tokens_per_s_d=coded / td,
+        kb_per_s_c=len(data) / 1000 / tc, kb_per_s_d=len(data) / 1000 / td,
+        raw_tokens_per_s=fed / seconds, exact="yes" if exact else "NO"))
+    return 0 if exact else 1
 
 
 def decode_each(out: Path, step: str, folder: Path) -> list[tuple[str, str, str]]:
@@ -174,6 +190,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gpus", default=None)
     ap.add_argument("--bytes", type=int, default=None)
     ap.add_argument("--streams", default="16,64,256")
+    ap.add_argument("--modes", default="shared", help="comma list of " + ", ".join(MODES))
     ap.add_argument("--raw-steps", type=int, default=64)
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -182,7 +199,7 @@ def main(argv=None) -> int:
         return roundtrip(out, args.inputs, args.gpus, args.bytes)
     if args.step == "streams":
         return streams(out, args.inputs[0], [int(s) for s in args.streams.split(",")],
-                       args.gpus, args.bytes, args.raw_steps)
+                       args.gpus, args.bytes, args.raw_steps, args.modes.split(","))
     results = decode_each(out, args.step, Path(args.inputs[0]))
     if args.step == "portability":
         return 0 if all(r in ("bit-exact", "refused") for _, r, _ in results) else 1

@@ -14,7 +14,9 @@
 #   (a) llama-cpp-python built for CUDA for that card only (the trimmed sdist carried)
 #   (b) Canterbury texts round-tripped with --gpus 0, bits per byte recorded
 #   (e) the GPU-made files of (b) refused by the CPU build with the numerics message
-#   (c) compress / decompress tokens/s and KB/s with --gpus 0 at 16, 64 and 256 streams,
+#   (c) compress / decompress tokens/s and KB/s with --gpus 0 at 16, 64 and 256 streams
+#       (predictors shared one stream after another, and "sync": a step's predictions in
+#       parallel threads),
 #       beside the model's raw batched rate on the GPU in the same run
 # Environment: NACZ_DC_CARRY (default .devcarry), NACZ_DC_STAGE (default /tmp/dcstage:
 # parts an earlier call staged), NACZ_DC_BYTES (cut every text to this many bytes; the CPU
@@ -64,7 +66,8 @@ if [ "$mode" = cpu ]; then
     step roundtrip $check roundtrip "$out" --bytes "$bytes" "${texts[@]}"
     log "step refusal: skipped (CPU mode: no GPU-made files to refuse)"
     step streams $check streams "$out" --bytes "$((bytes * 2))" \
-        --streams "${NACZ_DC_STREAMS:-2,4}" --raw-steps 16 "${texts[0]}"
+        --streams "${NACZ_DC_STREAMS:-2,4}" --modes "${NACZ_DC_MODES:-shared,sync}" \
+        --raw-steps 16 "${texts[0]}"
 else
     # $OUT comes back from the device machine only as at most 8 files: the made files and
     # caches stay beside it
@@ -109,6 +112,10 @@ else
     bytes_opt=(); [ -n "${NACZ_DC_BYTES:-}" ] && bytes_opt=(--bytes "$NACZ_DC_BYTES")
     step setup setup
     step portability cpu $check portability "$out" "$root/tests/golden"
+    # the CPU side alone (issue 19 item 1): what this machine's cores code per second with
+    # no model, by threads and streams, into the eighth result file
+    step cpu_side cpu "$py" "$root/bench/cpu_side.py" --threads 1,2,16 --streams 16,64,256 \
+        --configs sync,shared --markdown --out "$out/cpu_side.md"
     step build_cuda build_cuda
     step roundtrip gpu $check roundtrip "$out" --gpus 0 "${bytes_opt[@]}" "${texts[@]}"
     mkdir -p "$dc/made_gpu" && cp "$dc"/made/*.gpu.nacz "$dc/made_gpu/" 2>/dev/null
@@ -116,7 +123,7 @@ else
         "$dc/made/MANIFEST.json" "$dc/made_gpu/MANIFEST.json" 2>/dev/null
     step refusal cpu $check refusal "$out" "$dc/made_gpu"
     step streams gpu $check streams "$out" --gpus 0 --streams "${NACZ_DC_STREAMS:-16,64,256}" \
-        "${bytes_opt[@]}" "$corpus/plrabn12.txt"
+        --modes "${NACZ_DC_MODES:-shared,sync}" "${bytes_opt[@]}" "$corpus/plrabn12.txt"
 fi
 
 {

@@ -223,17 +223,19 @@ def parse_gpus(text: str | None) -> tuple[int, ...]:
 
 
 def _parse_bit_names(text: str, names: dict[str, int], all_bits: int, what: str) -> int:
-    """'all', 'none' or a comma list of ``names`` -> their bits or'ed together."""
+    """'all', 'none' or a comma list of ``names`` (which may include 'all') -> their bits
+    or'ed together."""
     words = [w.strip().lower() for w in text.split(",") if w.strip()]
-    if words == ["all"]:
-        return all_bits
     if words in ([], ["none"]):
         return 0
     mask = 0
     for w in words:
-        if w not in names:
+        if w == "all":
+            mask |= all_bits
+        elif w in names:
+            mask |= names[w]
+        else:
             raise UsageError(f"unknown {what} {w!r} (known: {', '.join(names)}, or all / none)")
-        mask |= names[w]
     return mask
 
 

@@ -19,7 +19,8 @@ def _rows(path: Path) -> list[dict]:
 
 def test_device_check_cpu_mode(tmp_path):
     out = tmp_path / "dc"
-    env = dict(os.environ, PYTHON=sys.executable, NACZ_DC_BYTES="1200", NACZ_DC_STREAMS="2")
+    env = dict(os.environ, PYTHON=sys.executable, NACZ_DC_BYTES="1200", NACZ_DC_STREAMS="2",
+               NACZ_DC_MODES="sync")  # the default mode runs in every other test
     env.pop("NACZ_DEBUG", None)
     p = subprocess.run(["bash", str(ROOT / "bench" / "device_check.sh"), "--cpu", str(out)],
                        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=1800)
@@ -41,6 +42,7 @@ def test_device_check_cpu_mode(tmp_path):
 
     (streams,) = _rows(out / "streams.tsv")
     assert streams["streams"] == "2" and streams["exact"] == "yes"
+    assert streams["predictors"] == "sync"
     assert float(streams["raw_tokens_per_s"]) > 0 and float(streams["tokens_per_s_c"]) > 0
 
     log = (out / "log.txt").read_text()

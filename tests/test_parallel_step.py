@@ -176,3 +176,33 @@ def test_a_sync_group_refuses_to_predict_outside_the_step(fake):
     models = TokenModels(2, fake.n_vocab, SYNC)
     with pytest.raises(RuntimeError, match="prepare"):
         models.cdf(0, fake.table[0])
+
+
+def test_predictor_lists_may_name_all_and_sync():
+    from nacz.cli import parse_predictors
+
+    assert parse_predictors("all") == PRED_ALL | PRED_SHARED
+    assert parse_predictors("all,sync") == PRED_ALL | PRED_SHARED | PRED_SYNC
+    assert parse_predictors("none") == 0
+    with pytest.raises(UsageError, match="unknown predictor 'fast'"):
+        parse_predictors("all,fast")
+
+
+def test_cpu_side_bench_prints_a_row_per_config_and_streams(tmp_path):
+    """bench/cpu_side.py, as the device check runs it (there with 16 threads and 16-256
+    streams), tiny here."""
+    out = tmp_path / "cpu_side.md"
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, str(root / "bench" / "cpu_side.py"), "--threads", "1,2",
+                        "--streams", "2,3", "--steps", "2", "--configs", "sync,shared",
+                        "--markdown", "--out", str(out)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line.split("|")[1:-1] for line in out.read_text().splitlines()
+            if line.startswith("| sync") or line.startswith("| shared")]
+    assert [(c.strip(), n.strip()) for c, n, *_ in rows] == [
+        ("sync", "2"), ("sync", "3"), ("shared", "2"), ("shared", "3")]
+    for row in rows:
+        assert len(row) == 4  # config, streams, 1 thread, 2 threads
+        for cell in row[2:]:
+            assert float(cell.split("(")[0].replace(",", "")) > 0

@@ -65,10 +65,11 @@ def test_thread_count_does_not_change_output(nacz_cli, tmp_path):
 
 
 @pytest.mark.parametrize("index,name", list(enumerate(CANTERBURY)))
-def test_canterbury_8k_via_cli(nacz_cli, tmp_path, index, name):
-    """First 8 KiB of each file. Even files: compress a file, decompress a pipe;
+def test_canterbury_head_via_cli(nacz_cli, tmp_path, index, name):
+    """First 4 KiB of each file (8 KiB until 2026-12-03: the CI run had grown past 50
+    minutes; whole files run under ``-m corpus``). Even files: compress a file, decompress a pipe;
     odd files: compress a pipe, decompress a file. Both modes are covered on every side."""
-    data = corpus_path(name).read_bytes()[:8192]
+    data = corpus_path(name).read_bytes()[:4096]
     opts = ["--min-shard-tokens", "512"]
     src = tmp_path / name
     src.write_bytes(data)
