@@ -171,7 +171,14 @@ def test_cli_ray_round_trip_and_ctrl_c_leaves_nothing(nacz_cli, tmp_path, data, 
         time.sleep(0.5)
     time.sleep(3.0)  # the actors are coding
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+    try:
+        out, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        # Seen once in a full CI run (passed alone): keep what nacz said for the diagnosis.
+        p.kill()
+        out, err = p.communicate()
+        pytest.fail("nacz --ray did not stop within 120 s of SIGINT; its stderr:\n"
+                    + err.decode(errors="replace")[-3000:])
     assert p.returncode == 130, err.decode(errors="replace")
     assert b"interrupted" in err
     assert not (tmp_path / "big.txt.nacz").exists()
