@@ -19,6 +19,17 @@ import sys
 import time
 
 
+def decode_sequence(L, ctx, batch, pos: int, chunk) -> None:
+    """One llama_decode of ``chunk`` as sequence 0's positions ``pos``, ``pos + 1``, ...,
+    every row's logits computed (as co-batched streams would have them)."""
+    for i, t in enumerate(chunk):
+        batch.token[i], batch.pos[i] = t, pos + i
+        batch.n_seq_id[i], batch.seq_id[i][0], batch.logits[i] = 1, 0, 1
+    batch.n_tokens = len(chunk)
+    if L.llama_decode(ctx, batch) != 0:
+        raise SystemExit(f"llama_decode failed at position {pos}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--positions", default="64,512,1024,1536,1984")
@@ -43,12 +54,7 @@ def main(argv=None) -> int:
     batch = L.llama_batch_init(max(ks + [64]), 0, 1)
 
     def decode(pos: int, chunk) -> None:
-        for i, t in enumerate(chunk):
-            batch.token[i], batch.pos[i] = t, pos + i
-            batch.n_seq_id[i], batch.seq_id[i][0], batch.logits[i] = 1, 0, 1
-        batch.n_tokens = len(chunk)
-        if L.llama_decode(ctx, batch) != 0:
-            raise SystemExit(f"llama_decode failed at position {pos}")
+        decode_sequence(L, ctx, batch, pos, chunk)
 
     filled = 0
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {be.threads} threads, "

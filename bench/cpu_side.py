@@ -59,7 +59,7 @@ def _child(threads: int, streams: list[int], steps: int, configs: list[str]) -> 
             want = np.ones(n, dtype=bool)
             logits = np.empty((n, V), dtype=np.float32)
 
-            def step(t: int) -> None:
+            def step(t: int, models, encs) -> None:
                 for s in range(n):
                     logits[s] = table[int(ids[s][t - 1]) % 64 if t else 0]
                 models.prepare(order, logits, want)
@@ -70,10 +70,10 @@ def _child(threads: int, streams: list[int], steps: int, configs: list[str]) -> 
                     encs[s].encode(models.cdf(s, logits[s]), tok)
                     models.update(s, tok)
 
-            step(0)  # compile or load the cache, touch every buffer
+            step(0, models, encs)  # compile or load the cache, touch every buffer
             t0 = time.perf_counter()
             for t in range(1, steps + 1):
-                step(t)
+                step(t, models, encs)
             dt = time.perf_counter() - t0
             out.append({"config": name, "threads": threads, "streams": n, "steps": steps,
                         "pool": numba.config.NUMBA_NUM_THREADS,

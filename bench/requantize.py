@@ -26,8 +26,11 @@ FTYPES = {"q4_0": 2, "f16": 1, "q8_0": 7, "q5_0": 8, "q4_k_s": 14}
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
     out_dir, types = args[0], args[1:]
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(here, "..", "tests"))
+    sys.path.insert(0, here)
     from _corpus import corpus_path
+    from batch_cost import decode_sequence  # the same call batch_cost.py times
 
     from nacz.backend import LlamaBackend, _llama
     from nacz.model_file import resolve_model
@@ -54,12 +57,7 @@ def main(argv=None) -> int:
         batch = L.llama_batch_init(64, 0, 1)
 
         def decode(pos, chunk):
-            for i, t in enumerate(chunk):
-                batch.token[i], batch.pos[i] = t, pos + i
-                batch.n_seq_id[i], batch.seq_id[i][0], batch.logits[i] = 1, 0, 1
-            batch.n_tokens = len(chunk)
-            if L.llama_decode(ctx, batch):
-                raise SystemExit("llama_decode failed")
+            decode_sequence(L, ctx, batch, pos, chunk)
 
         cells = []
         for base in (64, 1536):

@@ -74,7 +74,7 @@ PRED_SHARED = 64
 #: A mode of ``PRED_SHARED``: every stream of a lockstep step predicts from the learned state
 #: as it was when the step began, and the step's updates are then applied in stream order.
 #: The streams' predictions no longer depend on each other, so they run in parallel
-#: (``nacz.predictors.predict_streams``); plain ``PRED_SHARED`` lets each stream see the
+#: (``nacz.predictors.StepPredictors``); plain ``PRED_SHARED`` lets each stream see the
 #: updates of the streams before it in the same step, which is inherently sequential.
 PRED_SYNC = 128
 PRED_KNOWN = PRED_ALL | PRED_SHARED | PRED_SYNC

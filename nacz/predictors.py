@@ -293,10 +293,16 @@ class Predictors:
     def predict(self, logits: np.ndarray) -> np.ndarray:
         """Mixed distribution for the next token (float64[V] > 0; a view valid until the
         next call). ``logits`` must stay unchanged until :meth:`update`."""
-        self._logits = logits
-        self._logits_key = _array_key(logits)  # update() passes the same logits
+        self.hold_logits(logits)
         self._predict(self._logits_key, logits, self.out, self.state)
         return self.out
+
+    def hold_logits(self, logits: np.ndarray | None) -> None:
+        """The logits the pending prediction was made from (None: without the LLM), which
+        :meth:`update` learns from; :class:`StepPredictors` predicts outside this class."""
+        self._logits = logits
+        if logits is not None:
+            self._logits_key = _array_key(logits)  # update() passes the same logits
 
     def update(self, token: int) -> None:
         """Learn from the coded ``token`` and move to the next position."""
@@ -369,12 +375,7 @@ class StepPredictors:
         order = np.ascontiguousarray(order, dtype=np.int64)
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         for k in range(len(order)):
-            pr = self.predictors[order[k]]
-            if rows[k] >= 0:
-                pr._logits = logits[rows[k]]
-                pr._logits_key = _array_key(pr._logits)
-            else:
-                pr._logits = None
+            self.predictors[order[k]].hold_logits(logits[rows[k]] if rows[k] >= 0 else None)
         prev = numba.get_num_threads()
         if self.threads:
             numba.set_num_threads(max(1, min(int(self.threads), numba.config.NUMBA_NUM_THREADS)))
