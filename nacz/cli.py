@@ -246,6 +246,21 @@ def parse_predictors(text: str) -> int:
     return _parse_bit_names(text, PREDICTOR_NAMES, PRED_ALL | PRED_SHARED, "predictor")
 
 
+def with_struct_contexts(config, text: str):
+    """``config`` with the structure contexts named in ``text`` (comma list) turned on."""
+    from .config import PRED_STRUCT, STRUCT_KINDS
+
+    words = [w.strip().lower() for w in text.split(",") if w.strip()]
+    unknown = [w for w in words if w not in STRUCT_KINDS]
+    if unknown or not words:
+        raise UsageError(f"unknown structure context {unknown[0] if unknown else text!r} "
+                         f"(known: {', '.join(STRUCT_KINDS)})")
+    if not config.predictors:
+        raise UsageError("--struct-contexts needs predictors (not --predictors none)")
+    return config.replace(predictors=config.predictors | PRED_STRUCT,
+                          struct_contexts=tuple(STRUCT_KINDS[w] for w in words))
+
+
 def parse_layout(text: str) -> int:
     """'all', 'none' or a comma list of fold names -> the config's layout bits."""
     from .config import LAYOUT_ALL, LAYOUT_NAMES
@@ -410,7 +425,14 @@ def cli() -> None:
     "--predictors", type=str, default=None, metavar="LIST",
     help="Predictors mixed with the LLM: 'all' (default), 'none', or a comma list of "
     "bias,ngram,match,temp,apm,unigram, plus 'shared' to let the shards of a group share "
-    "what they learn (part of 'all'; recorded in the file).",
+    "what they learn (part of 'all'), and 'struct' for the structure contexts (not part "
+    "of 'all': they gain about 2% on logs and nothing on other text; recorded in the file).",
+)
+@click.option(
+    "--struct-contexts", type=str, default=None, metavar="LIST",
+    help="Which structure contexts 'struct' adds, a comma list of column, above, masked, "
+    "masked8, linehead, markup, word (default masked8,above); turns 'struct' on "
+    "(recorded in the file).",
 )
 @click.option(
     "--layout", type=str, default=None, metavar="LIST",
@@ -447,7 +469,8 @@ def cli() -> None:
 )
 def compress(files, output, to_stdout, force, quiet, model, threads, workers, gpus,
              ray_address, remove_input, window, temperature, max_streams, min_shard_tokens, block_size,
-             predictors, layout, model_gate, level, fast, best, bias_rate, skip_min_match):
+             predictors, struct_contexts, layout, model_gate, level, fast, best, bias_rate,
+             skip_min_match):
     """Compress each FILE to FILE.nacz (the input is kept)."""
     from .config import BEST_LEVEL, DEFAULT_LEVEL, FAST_LEVEL, level_config
 
@@ -473,6 +496,8 @@ def compress(files, output, to_stdout, force, quiet, model, threads, workers, gp
     if len(levels) > 1:
         raise UsageError("--level, --fast and --best name different levels: give one")
     config = level_config(levels.pop() if levels else DEFAULT_LEVEL, **changes)
+    if struct_contexts is not None:
+        config = with_struct_contexts(config, struct_contexts)
     codec = _LazyCodec(model, threads, workers, gpus, ray_address, warn_portability=True)
 
     def one(file: str) -> None:
@@ -617,6 +642,13 @@ def _config_record(cfg) -> dict:
     record["predictors"] = ",".join(cfg.predictor_names()) or "none"
     if cfg.predictors:
         record["ngram_orders"] = list(cfg.ngram_orders)
+    from .config import PRED_STRUCT, STRUCT_KINDS
+
+    names_of = {v: k for k, v in STRUCT_KINDS.items()}
+    if cfg.predictors & PRED_STRUCT:
+        record["struct_contexts"] = ",".join(names_of[k] for k in cfg.struct_contexts)
+    else:
+        record.pop("struct_contexts", None)
     return record
 
 

@@ -42,7 +42,7 @@ from .coder import (
     quantize_probabilities,
 )
 from .components import AdaptiveBit
-from .config import PRED_SHARED, PRED_SYNC, CodecConfig
+from .config import PRED_SHARED, PRED_STRUCT, PRED_SYNC, CodecConfig
 from .tokenizer import ESCAPE_STANDIN_BYTE, vocabulary_bytes
 
 #: Called as progress(tokens_done, bytes_done, coded_bits) from time to time.
@@ -99,9 +99,11 @@ class TokenModels:
     """The probability model of vocabulary tokens, for each stream of a lockstep group."""
 
     def __init__(self, n_streams: int, n_vocab: int, cfg: CodecConfig,
-                 threads: int | None = None):
+                 threads: int | None = None, token_table=None):
         """``threads``: how many threads compute a step's predictions where the streams'
-        predictions are independent (see :attr:`parallel`); a speed setting only."""
+        predictions are independent (see :attr:`parallel`); a speed setting only.
+        ``token_table``: the vocabulary's bytes (:func:`token_table`), which the structure
+        contexts (``PRED_STRUCT``) need."""
         self.cfg = cfg
         self.n_vocab = n_vocab
         self._cdf = np.empty(n_vocab + 1, dtype=np.int64)
@@ -115,12 +117,13 @@ class TokenModels:
         if cfg.predictors:
             from .predictors import Predictors, StepPredictors
 
-            first = Predictors(n_vocab, cfg)
+            first = Predictors(n_vocab, cfg, token_table=token_table)
             # PRED_SHARED: the group's streams share learned state; the lockstep loop codes
             # (predict, code, update) one stream after another in a fixed order per step.
             share = first if cfg.predictors & PRED_SHARED else None
             self._predictors = [first] + [
-                Predictors(n_vocab, cfg, shared_with=share) for _ in range(n_streams - 1)
+                Predictors(n_vocab, cfg, shared_with=share, token_table=token_table)
+                for _ in range(n_streams - 1)
             ]
             if cfg.temperature != 1.0:
                 # One buffer per stream: Predictors.update reads the logits it predicted from.
@@ -274,7 +277,7 @@ def encode_streams(
     encoders = [ArithmeticEncoder() for _ in streams]
     esc = escape_flags(len(streams))
     n_vocab = backend.n_vocab
-    models = TokenModels(len(streams), n_vocab, cfg, threads=getattr(backend, "threads", None))
+    models = token_models(backend, len(streams), cfg)
 
     def code(s: int, logits: np.ndarray | None, step: int) -> int:
         tok = int(streams[s][step])
@@ -308,7 +311,7 @@ def decode_streams(
     out = [np.empty(n, dtype=np.int32) for n in lengths]
     esc = escape_flags(len(lengths))
     n_vocab = backend.n_vocab
-    models = TokenModels(len(lengths), n_vocab, cfg, threads=getattr(backend, "threads", None))
+    models = token_models(backend, len(lengths), cfg)
     total_bits = 8 * sum(len(p) for p in payloads)
 
     def code(s: int, logits: np.ndarray | None, step: int) -> int:
@@ -334,6 +337,26 @@ def escape_standin(backend: LlamaBackend) -> int:
         if lengths[tid] == 1 and b[0] == ESCAPE_STANDIN_BYTE:
             return tid
     raise ValueError("vocabulary lacks the escape stand-in token")
+
+
+def token_table(backend: LlamaBackend):
+    """The vocabulary's bytes as the structure contexts read them
+    (:func:`nacz.components.new_token_table`), built once per backend."""
+    cached = getattr(backend, "_nacz_token_table", None)
+    if cached is None:
+        from .components import new_token_table
+
+        cached = new_token_table(vocabulary_bytes(backend))
+        backend._nacz_token_table = cached
+    return cached
+
+
+def token_models(backend: LlamaBackend, n_streams: int, cfg: CodecConfig) -> TokenModels:
+    """The :class:`TokenModels` of ``n_streams`` streams coded through ``backend``: its
+    threads, and its vocabulary's bytes where the config's structure contexts need them."""
+    table = token_table(backend) if cfg.predictors & PRED_STRUCT else None
+    return TokenModels(n_streams, backend.n_vocab, cfg,
+                       threads=getattr(backend, "threads", None), token_table=table)
 
 
 def token_lengths(backend: LlamaBackend) -> np.ndarray:
@@ -418,7 +441,7 @@ def numerics_fingerprint(backend: LlamaBackend, cfg: CodecConfig) -> bytes:
     probe = backend.tokenize(_PROBE_TEXT)[:20]
     h = hashlib.sha256()
     cdf = np.empty(backend.n_vocab + 1, dtype=np.int64)
-    models = TokenModels(1, backend.n_vocab, cfg) if cfg.predictors else None
+    models = token_models(backend, 1, cfg) if cfg.predictors else None
     with backend.open_streams(2, 8, 3, cfg.flash_attn) as streams:
         ids = np.array([0, 1], dtype=np.int64)
         logits = streams.advance(ids, np.array([cfg.start_token, probe[-1]], dtype=np.int64))

@@ -53,8 +53,17 @@ import numpy as np
 
 from .coder import PRECISION_BITS, TOTAL
 from .coder.quantize import _portable_exp
+from .config import (
+    STRUCT_ABOVE,
+    STRUCT_COLUMN,
+    STRUCT_LINEHEAD,
+    STRUCT_MARKUP,
+    STRUCT_MASKED,
+    STRUCT_MASKED_LONG,
+    STRUCT_WORD,
+)
 
-MAX_ORDERS = 8
+MAX_ORDERS = 12  # n-gram orders plus structure contexts
 MAX_CANDS = 96
 N_CONF = 6  # LLM confidence buckets
 N_LENB = 8  # match length buckets
@@ -319,11 +328,15 @@ def mixer_learn(mixer, x):
 
 # -- NgramModel --------------------------------------------------------------------------
 
+#: ``orders`` holds one entry per context: the plain orders first (``kinds`` 0: the last k
+#: ids), then the structure contexts (``kinds`` > 0, see :data:`STRUCT_COLUMN` ...; their
+#: ``orders`` entry is 1), which share the tables, the counting and the features.
 NgramModel = namedtuple("NgramModel", "check token count orders ctx_bucket ctx_check "
-                                      "mask slots")
+                                      "mask slots kinds n_plain")
 
 
-def new_ngram(orders, bits: int, slots: int, shared: "NgramModel | None" = None) -> NgramModel:
+def new_ngram(orders, bits: int, slots: int, shared: "NgramModel | None" = None,
+              struct_kinds=()) -> NgramModel:
     nb = 1 << bits
     if shared is not None:
         check, token, count = shared.check, shared.token, shared.count
@@ -331,9 +344,14 @@ def new_ngram(orders, bits: int, slots: int, shared: "NgramModel | None" = None)
         check = np.zeros(nb, dtype=np.int32)
         token = np.full(nb * slots, -1, dtype=np.int32)
         count = np.zeros(nb * slots, dtype=np.int32)
-    return NgramModel(check, token, count, np.array(orders, dtype=np.int64),
+    all_orders = tuple(orders) + (1,) * len(struct_kinds)
+    if len(all_orders) > MAX_ORDERS:
+        raise ValueError(f"at most {MAX_ORDERS} n-gram and structure contexts")
+    kinds = (0,) * len(orders) + tuple(struct_kinds)
+    return NgramModel(check, token, count, np.array(all_orders, dtype=np.int64),
                       np.full(MAX_ORDERS, -1, dtype=np.int64),
-                      np.zeros(MAX_ORDERS, dtype=np.int32), nb - 1, int(slots))
+                      np.zeros(MAX_ORDERS, dtype=np.int32), nb - 1, int(slots),
+                      np.array(kinds, dtype=np.int64), len(orders))
 
 
 @numba.njit(cache=True)
@@ -387,9 +405,10 @@ def ngram_features(ng, n, logits, V, m, inv_s, conf, mixer, nc):
 
 @numba.njit(cache=True)
 def ngram_top_agreement(ng, feat_index, top):
-    """0: no order predicted; 1: the highest order that did counts ``top`` most; 2: not."""
+    """0: no order predicted; 1: the highest order that did counts ``top`` most; 2: not.
+    Plain orders only: the structure contexts are not an order."""
     S = ng.slots
-    for o in range(len(ng.orders) - 1, -1, -1):
+    for o in range(ng.n_plain - 1, -1, -1):
         if feat_index[o] >= 0:
             b = ng.ctx_bucket[o]
             best = -1
@@ -439,11 +458,19 @@ def ngram_count(ng, x):
 
 
 @numba.njit(cache=True)
-def ngram_contexts(ng, hist, V):
+def ngram_contexts(ng, hist, V, sm):
     """Hash bucket and check of every order's context for the next prediction (none where
-    the context holds an escape id)."""
+    the context holds an escape id); a structure context's from :func:`struct_hash`."""
     n = hist.state[0].n
     for o in range(len(ng.orders)):
+        if ng.kinds[o] > 0:
+            h = struct_hash(sm, hist, V, ng.kinds[o])
+            if h == np.uint64(0):
+                ng.ctx_bucket[o] = -1
+            else:
+                ng.ctx_bucket[o] = np.int64(h >> np.uint64(16)) & ng.mask
+                ng.ctx_check[o] = np.int32(np.int64(h >> np.uint64(40)) | 1)
+            continue
         k = ng.orders[o]
         if n < k:
             ng.ctx_bucket[o] = -1
@@ -458,6 +485,195 @@ def ngram_contexts(ng, hist, V):
         h = context_hash(hist.ring, hist.mask, n, k, k)
         ng.ctx_bucket[o] = np.int64(h >> np.uint64(16)) & ng.mask
         ng.ctx_check[o] = np.int32(np.int64(h >> np.uint64(40)) | 1)
+
+
+# -- StructModel: where the next id sits in the text's lines, fields and markup -----------
+
+# The kinds (``nacz.config.STRUCT_*``) are contexts of the :class:`NgramModel`: the same
+# tables, counts and features as its plain orders.
+
+#: Per id (vocabulary, then the 256 escaped bytes): its byte length; the bytes after its
+#: last line feed (-1: none); its number class (0: not a number; 1 digits, 2 space and
+#: digits, 3 hex with a digit and a letter); 1 if it ends with '<' or '</'; its bytes.
+TokenTable = namedtuple("TokenTable", "length tail klass opens offsets data")
+
+
+def new_token_table(token_bytes) -> TokenTable:
+    """The table of the vocabulary ``token_bytes`` (id -> bytes), plus 256 escaped bytes."""
+    ids = list(token_bytes) + [bytes([b]) for b in range(256)]
+    n = len(ids)
+    length = np.zeros(n, dtype=np.int64)
+    tail = np.full(n, -1, dtype=np.int64)
+    klass = np.zeros(n, dtype=np.int64)
+    opens = np.zeros(n, dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    hexd = set(b"0123456789abcdefABCDEF")
+    for i, b in enumerate(ids):
+        length[i] = len(b)
+        offsets[i + 1] = offsets[i] + len(b)
+        j = b.rfind(b"\n")
+        if j >= 0:
+            tail[i] = len(b) - 1 - j
+        if b and b.isdigit():
+            klass[i] = 1
+        elif len(b) > 1 and b[:1] == b" " and b[1:].isdigit():
+            klass[i] = 2
+        elif (len(b) > 1 and all(c in hexd for c in b) and any(48 <= c <= 57 for c in b)
+              and not b.isdigit()):
+            klass[i] = 3
+        if b.endswith(b"<") or b.endswith(b"</"):
+            opens[i] = 1
+    data = np.frombuffer(b"".join(ids), dtype=np.uint8).copy()
+    return TokenTable(length, tail, klass, opens, offsets, data)
+
+
+StructModel = namedtuple("StructModel", "table state")
+#: line: history index of the current line's first id (the one after the id holding its
+#: line feed), col: byte column of the next id, prev/prev_end: the previous line's first id
+#: and the id holding its line feed (-1: none yet), above: the id of the previous line
+#: covering column col, above_end: the column where it ends, head: hash of the line's
+#: first ids, tag: the id of the innermost tag name (-1 none), word: hash of the current
+#: word's bytes (0: at a word boundary).
+STRUCT_DTYPE = np.dtype([("line", np.int64), ("line_col", np.int64), ("col", np.int64),
+                         ("prev", np.int64), ("prev_col", np.int64), ("prev_end", np.int64),
+                         ("above", np.int64), ("above_end", np.int64),
+                         ("head", np.uint64), ("tag", np.int64), ("word", np.uint64)])
+
+
+def new_struct(table: "TokenTable | None") -> StructModel:
+    if table is None:  # unused: a one-id table keeps the types of the kernels
+        table = new_token_table([b"\n"])
+    st = np.zeros(1, dtype=STRUCT_DTYPE)
+    st[0]["prev"] = -1
+    st[0]["prev_end"] = -1
+    st[0]["above"] = -1
+    st[0]["tag"] = -1
+    return StructModel(table, st)
+
+
+@numba.njit(cache=True)
+def _is_word_byte(c):
+    # letters, digits, '_' and every byte of a multi-byte UTF-8 character
+    return (c >= 48 and c <= 57) or (c >= 65 and c <= 90) or (c >= 97 and c <= 122) \
+        or c == 95 or c >= 128
+
+
+@numba.njit(cache=True)
+def struct_push(sm, hist, x):
+    """Follow the coded id ``x`` (already pushed to ``hist``): column, line, the id above,
+    line head, tag and word."""
+    tb = sm.table
+    st = sm.state[0]
+    n = hist.state[0].n  # x sits at n - 1
+    ring = hist.ring
+    mask = hist.mask
+    if x >= tb.length.shape[0]:
+        return
+    # the current word's bytes
+    w = st.word
+    for j in range(tb.offsets[x], tb.offsets[x + 1]):
+        c = np.uint64(tb.data[j])
+        if _is_word_byte(tb.data[j]):
+            w = (w ^ (c + np.uint64(1))) * _PHI
+            w ^= w >> np.uint64(31)
+        else:
+            w = np.uint64(0)
+    st.word = w
+    if n >= 2 and tb.opens[ring[(n - 2) & mask]] == 1:
+        st.tag = x
+    # line and column
+    if tb.tail[x] >= 0:
+        st.prev = st.line
+        st.prev_col = st.line_col
+        st.prev_end = n - 1
+        st.line = n
+        st.line_col = tb.tail[x]
+        st.col = tb.tail[x]
+        st.head = np.uint64(0)
+        # the id covering column 0.. of the previous line: the one that began it
+        st.above = st.prev - 1
+        st.above_end = st.prev_col
+    else:
+        st.col += tb.length[x]
+        if n - st.line <= 2:
+            hh = (st.head ^ np.uint64(x + 1)) * _PHI
+            st.head = hh ^ (hh >> np.uint64(29))
+    if st.prev_end < 0 or n - st.prev > mask:
+        st.above = -1
+        return
+    if st.above < st.prev - 1:
+        st.above = st.prev - 1
+    while st.above_end <= st.col and st.above < st.prev_end:
+        st.above += 1
+        a = ring[st.above & mask]
+        if st.above == st.prev_end:
+            break  # the id holding the line feed: the line above ends here
+        st.above_end += tb.length[a] if a < tb.length.shape[0] else 1
+
+
+@numba.njit(cache=True)
+def _mix(h, v):
+    h = (h ^ np.uint64(v)) * _PHI
+    return h ^ (h >> np.uint64(29))
+
+
+@numba.njit(cache=True)
+def struct_hash(sm, hist, V, kind):
+    """Hash of the structure context ``kind`` for the next id; 0 where it has none."""
+    st = sm.state[0]
+    tb = sm.table
+    n = hist.state[0].n
+    ring = hist.ring
+    mask = hist.mask
+    if n == 0:
+        return np.uint64(0)
+    last = np.int64(ring[(n - 1) & mask])
+    h = np.uint64(1000 + kind) * _PHI
+    if kind == STRUCT_COLUMN or kind == STRUCT_ABOVE:
+        if st.above < 0 or st.prev_end < 0:
+            return np.uint64(0)
+        a = np.int64(ring[st.above & mask])
+        if st.above == st.prev_end:
+            a = -2  # past the end of the line above
+        a_len = tb.length[a] if 0 <= a < tb.length.shape[0] else 1
+        aligned = 1 if st.above_end - a_len == st.col else 0
+        h = _mix(h, a + 3)
+        h = _mix(h, aligned)
+        if kind == STRUCT_COLUMN:
+            h = _mix(h, last + 1)
+        else:
+            nxt = -1
+            if st.above < st.prev_end:
+                nxt = np.int64(ring[(st.above + 1) & mask])
+            h = _mix(h, nxt + 2)
+    elif kind == STRUCT_MASKED or kind == STRUCT_MASKED_LONG:
+        k = 4 if kind == STRUCT_MASKED else 8
+        if n < k:
+            return np.uint64(0)
+        masked = 0
+        for j in range(k):
+            t = np.int64(ring[(n - 1 - j) & mask])
+            if 0 <= t < tb.klass.shape[0] and tb.klass[t] > 0:
+                t = 1 << 40 | tb.klass[t]
+                masked += 1
+            h = _mix(h, t + 1)
+        if masked == 0:
+            return np.uint64(0)
+    elif kind == STRUCT_LINEHEAD:
+        h = _mix(h, st.head)
+        d = n - st.line
+        h = _mix(h, d if d < 15 else 15)
+        h = _mix(h, last + 1)
+    elif kind == STRUCT_MARKUP:
+        if st.tag < 0:
+            return np.uint64(0)
+        h = _mix(h, st.tag + 1)
+        h = _mix(h, last + 1)
+    elif kind == STRUCT_WORD:
+        if st.word == np.uint64(0):
+            return np.uint64(0)
+        h = _mix(h, st.word)
+    return h | np.uint64(1)
 
 
 # -- MatchModel --------------------------------------------------------------------------

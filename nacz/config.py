@@ -77,11 +77,32 @@ PRED_SHARED = 64
 #: (``nacz.predictors.StepPredictors``); plain ``PRED_SHARED`` lets each stream see the
 #: updates of the streams before it in the same step, which is inherently sequential.
 PRED_SYNC = 128
-PRED_KNOWN = PRED_ALL | PRED_SHARED | PRED_SYNC
+#: A component: structure contexts (where the next id sits in the text's lines, fields and
+#: markup), counted and mixed like the n-gram orders; which ones is ``struct_contexts``.
+PRED_STRUCT = 256
+PRED_COMPONENTS = PRED_ALL | PRED_STRUCT
+PRED_KNOWN = PRED_COMPONENTS | PRED_SHARED | PRED_SYNC
+
+# Structure context kinds of ``CodecConfig.struct_contexts`` (``nacz.components``,
+# ``struct_hash``), fixed by hand; never renumber.
+STRUCT_COLUMN = 1  #: the id above (same byte column, previous line), aligned?, the last id
+STRUCT_ABOVE = 2  #: the id above, the id after it, aligned?
+STRUCT_MASKED = 3  #: the last 4 ids, numbers replaced by their class (only if one was)
+STRUCT_MASKED_LONG = 4  #: the same over the last 8 ids
+STRUCT_LINEHEAD = 5  #: the line's first two ids, ids since the line began, the last id
+STRUCT_MARKUP = 6  #: the innermost markup tag name (the id after '<' or '</'), the last id
+STRUCT_WORD = 7  #: the bytes of the current word so far (since a space or punctuation)
+STRUCT_KINDS = {"column": STRUCT_COLUMN, "above": STRUCT_ABOVE, "masked": STRUCT_MASKED,
+                "masked8": STRUCT_MASKED_LONG, "linehead": STRUCT_LINEHEAD,
+                "markup": STRUCT_MARKUP, "word": STRUCT_WORD}
+#: What 'struct' adds unless told otherwise: the best pair measured on a package-manager log
+#: (-1.9% bits; bench/STRUCTURED.md), within +0.3% on the other texts measured.
+DEFAULT_STRUCT_CONTEXTS = (STRUCT_MASKED_LONG, STRUCT_ABOVE)
 #: Names for the CLI and ``nacz info`` (name -> bit).
 PREDICTOR_NAMES = {
     "bias": PRED_BIAS, "ngram": PRED_NGRAM, "match": PRED_MATCH, "temp": PRED_TEMP,
     "apm": PRED_APM, "unigram": PRED_UNIGRAM, "shared": PRED_SHARED, "sync": PRED_SYNC,
+    "struct": PRED_STRUCT,
 }
 #: All components, and shards of a group share what they learn (measured: alice29.txt in
 #: its 5 default shards, 1.0654 -> 1.0523 bits/byte; bench/ABLATION_NOTES.md).
@@ -159,6 +180,9 @@ class CodecConfig:
     #: distribution (the model still sees the token, so later contexts are intact).
     skip_min_match: int = _P1["skip_min_match"]
     skip_confidence: float = _P1["skip_confidence"]
+    #: Structure contexts (``STRUCT_*`` kinds, in this order) under ``PRED_STRUCT``; written
+    #: to the file (field 14) only with that bit.
+    struct_contexts: tuple[int, ...] = DEFAULT_STRUCT_CONTEXTS
 
     def __post_init__(self) -> None:
         if not isinstance(self.window, int) or not 16 <= self.window <= 131072:
@@ -191,7 +215,7 @@ class CodecConfig:
     def _check_predictors(self) -> None:
         if not 0 <= self.predictors <= PRED_KNOWN or self.predictors & ~PRED_KNOWN:
             raise UsageError(f"unknown predictor bits in {self.predictors:#x}")
-        if not self.predictors & PRED_ALL and self.predictors:
+        if not self.predictors & PRED_COMPONENTS and self.predictors:
             raise UsageError("'shared' needs at least one predictor component")
         if self.predictors & PRED_SYNC and not self.predictors & PRED_SHARED:
             raise UsageError("'sync' is a mode of 'shared': without sharing, streams never "
@@ -200,6 +224,18 @@ class CodecConfig:
         object.__setattr__(self, "ngram_orders", orders)
         if not 1 <= len(orders) <= 8 or any(not 1 <= o <= 32 for o in orders):
             raise UsageError(f"n-gram orders must be 1..8 values in 1..32, got {orders}")
+        kinds = tuple(int(k) for k in self.struct_contexts)
+        object.__setattr__(self, "struct_contexts", kinds)
+        known = set(STRUCT_KINDS.values())
+        if (len(set(kinds)) != len(kinds) or any(k not in known for k in kinds)
+                or len(orders) + len(kinds) > 12):
+            raise UsageError(f"structure contexts must be distinct kinds of {sorted(known)}, "
+                             f"at most 12 with the n-gram orders; got {kinds}")
+        if self.predictors & PRED_STRUCT and not kinds:
+            raise UsageError("'struct' needs at least one structure context")
+        if not self.predictors & PRED_STRUCT:
+            # unused, so not recorded: one value keeps equal configs equal after a round trip
+            object.__setattr__(self, "struct_contexts", DEFAULT_STRUCT_CONTEXTS)
         for name, lo, hi in (
             ("ngram_bits", 8, 26), ("ngram_slots", 1, 64), ("history_bits", 10, 28),
             ("match_bits", 8, 26), ("match_min", 2, 64), ("match_long", 2, 64),
@@ -251,6 +287,9 @@ _BY_ID[_ID_LAYOUT] = ("layout", "<B")
 # the gate existed sent every text segment to the model.
 _ID_MODEL_GATE = 13
 _BY_ID[_ID_MODEL_GATE] = ("model_gate", "<B")
+# Field 14 exists exactly when predictors has PRED_STRUCT: the count of structure contexts,
+# then their kinds, one byte each.
+_ID_STRUCT_CONTEXTS = 14
 
 # Field 9 exists only when predictors != 0. It holds either one byte, the id of a preset
 # below, or the full parameter layout (see formats/FORMAT.md): count and list of n-gram
@@ -401,6 +440,9 @@ def config_to_fields(cfg: CodecConfig, compact: bool = False) -> dict[int, bytes
         fields[_ID_MODEL_GATE] = struct.pack("<B", cfg.model_gate)
     if cfg.predictors:
         fields[_ID_PREDICTOR_PARAMS] = _pack_predictor_params(cfg)
+    if cfg.predictors & PRED_STRUCT:
+        kinds = cfg.struct_contexts
+        fields[_ID_STRUCT_CONTEXTS] = bytes([len(kinds)]) + bytes(kinds)
     return fields
 
 
@@ -415,7 +457,7 @@ def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
         return CodecConfig(**CONFIG_PRESETS[raw[0]])
     values = {}
     for fid, raw in fields.items():
-        if fid == _ID_PREDICTOR_PARAMS:
+        if fid in (_ID_PREDICTOR_PARAMS, _ID_STRUCT_CONTEXTS):
             continue
         if fid not in _BY_ID:
             raise ConfigError(f"unknown config field id {fid} (file made by a newer nacz?)")
@@ -436,6 +478,15 @@ def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
         values.update(_unpack_predictor_params(fields[_ID_PREDICTOR_PARAMS]))
     elif _ID_PREDICTOR_PARAMS in fields:
         raise ConfigError("config has predictor parameters but no predictors")
+    if values["predictors"] & PRED_STRUCT:
+        raw = fields.get(_ID_STRUCT_CONTEXTS)
+        if raw is None:
+            raise ConfigError("config lacks the structure contexts of its 'struct' predictor")
+        if not raw or len(raw) != 1 + raw[0]:
+            raise ConfigError("config field struct_contexts has the wrong length")
+        values["struct_contexts"] = tuple(raw[1:])
+    elif _ID_STRUCT_CONTEXTS in fields:
+        raise ConfigError("config has structure contexts but no 'struct' predictor")
     try:
         return CodecConfig(**values)
     except UsageError as exc:

@@ -79,14 +79,14 @@ class TokenCosts:
 def token_costs(codec, data: bytes, config: CodecConfig | None = None) -> TokenCosts:
     """The cost of every token of ``data`` coded as one stream with ``config``'s model
     settings (the defaults when None); see the module's notes."""
-    from .codec import TokenModels, cdf_cost, escape_cost, escape_flags, lockstep
+    from .codec import cdf_cost, escape_cost, escape_flags, lockstep, token_models
     from .tokenizer import vocabulary_bytes
 
     cfg = config or CodecConfig()
     backend = codec.backend
     ids = np.asarray(codec.tokenizer.encode(data), dtype=np.int64)
     n_vocab = backend.n_vocab
-    models = TokenModels(1, n_vocab, cfg)
+    models = token_models(backend, 1, cfg)
     esc = escape_flags(1)
     bits = np.zeros(len(ids), dtype=np.float64)
 

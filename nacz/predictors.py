@@ -77,6 +77,7 @@ from .config import (
     PRED_BIAS,
     PRED_MATCH,
     PRED_NGRAM,
+    PRED_STRUCT,
     PRED_TEMP,
     PRED_UNIGRAM,
     CodecConfig,
@@ -85,7 +86,7 @@ from .config import (
 #: One stream's predictor state: the config's component bits, the vocabulary size, the
 #: step record, and each piece (see :mod:`nacz.components`).
 PredictorState = namedtuple("PredictorState", "flags n_vocab step history ngram match bias "
-                                              "unigram temperature mixer apm")
+                                              "unigram temperature mixer apm struct")
 
 #: The pieces whose learned tables the streams of a group share under ``PRED_SHARED`` (see
 #: :mod:`nacz.components`); history, match tables and scratch stay per stream. Streams
@@ -178,9 +179,11 @@ def _update(x, logits, ps):
     # 3. history and match model
     C.match_follow(ps.match, ps.history, x)
     C.history_push(ps.history, x)
+    if flags & PRED_STRUCT:
+        C.struct_push(ps.struct, ps.history, x)
     C.match_find(ps.match, ps.history)
     # 4. contexts for the next prediction
-    C.ngram_contexts(ps.ngram, ps.history, V)
+    C.ngram_contexts(ps.ngram, ps.history, V, ps.struct)
 
 
 @numba.njit(cache=True)
@@ -207,19 +210,27 @@ def _predict_cheap(out, ps):
 
 
 def new_predictor_state(n_vocab: int, cfg: CodecConfig,
-                        shared: PredictorState | None = None) -> PredictorState:
+                        shared: PredictorState | None = None,
+                        token_table: "C.TokenTable | None" = None) -> PredictorState:
     """One stream's pieces, built from ``cfg``; with ``shared``, their learned tables are
-    ``shared``'s own arrays."""
-    nord = len(cfg.ngram_orders)
+    ``shared``'s own arrays. ``token_table`` (the vocabulary's bytes) is needed only by the
+    structure contexts (``PRED_STRUCT``)."""
+    struct_kinds = cfg.struct_contexts if cfg.predictors & PRED_STRUCT else ()
+    if struct_kinds and token_table is None:
+        raise ValueError("the structure contexts need the vocabulary's token table")
+    if struct_kinds and len(token_table.length) != n_vocab + 256:
+        raise ValueError("the token table is not this vocabulary's")
+    nord = len(cfg.ngram_orders) + len(struct_kinds)
     if not 1 <= nord <= C.MAX_ORDERS:
-        raise ValueError("1..8 n-gram orders")
+        raise ValueError(f"1..{C.MAX_ORDERS} n-gram and structure contexts")
     sh = shared if shared is not None else PredictorState(*([None] * len(PredictorState._fields)))
     return PredictorState(
         flags=int(cfg.predictors),
         n_vocab=int(n_vocab),
         step=np.zeros(1, dtype=C.STEP_DTYPE),
         history=C.new_history(cfg.history_bits),
-        ngram=C.new_ngram(cfg.ngram_orders, cfg.ngram_bits, cfg.ngram_slots, sh.ngram),
+        ngram=C.new_ngram(cfg.ngram_orders, cfg.ngram_bits, cfg.ngram_slots, sh.ngram,
+                          struct_kinds),
         match=C.new_match(cfg.match_bits, cfg.match_min, cfg.match_long, sh.match),
         bias=C.new_bias(n_vocab, cfg.rate_bias, cfg.bias_clip, cfg.bias_decay, sh.bias),
         unigram=C.new_unigram(n_vocab, cfg.rate_unigram, cfg.unigram_alpha,
@@ -228,6 +239,7 @@ def new_predictor_state(n_vocab: int, cfg: CodecConfig,
         mixer=C.new_mixer(n_vocab, nord, cfg.rate_mix, cfg.init_ngram_weight,
                           cfg.init_match_weight, sh.mixer),
         apm=C.new_apm(cfg.rate_apm, cfg.apm_mix, sh.apm),
+        struct=C.new_struct(token_table if struct_kinds else None),
     )
 
 
@@ -270,17 +282,19 @@ def _array_key(a: np.ndarray):
 class Predictors:
     """All online state of the cheap predictors and the mixer for one token stream."""
 
-    def __init__(self, n_vocab: int, cfg: CodecConfig, shared_with: "Predictors | None" = None):
+    def __init__(self, n_vocab: int, cfg: CodecConfig, shared_with: "Predictors | None" = None,
+                 token_table: "C.TokenTable | None" = None):
         """State for one stream. With ``shared_with``, the learned tables (see
         :data:`SHARED_STATE`) are that instance's own arrays, so every stream of a lockstep
-        group learns from all of them; history, match tables and scratch stay per stream."""
+        group learns from all of them; history, match tables and scratch stay per stream.
+        ``token_table``: the vocabulary's bytes, for the structure contexts."""
         if shared_with is not None and (shared_with.cfg != cfg
                                         or shared_with.n_vocab != int(n_vocab)):
             raise ValueError("streams sharing predictor state need the same config")
         self.cfg = cfg
         self.n_vocab = int(n_vocab)
         self.state = new_predictor_state(
-            n_vocab, cfg, shared_with.state if shared_with is not None else None)
+            n_vocab, cfg, shared_with.state if shared_with is not None else None, token_table)
         self.out = np.zeros(self.n_vocab, dtype=np.float64)
         self._logits = None
         # what update() reads as logits when nothing was predicted (it reads none then)

@@ -132,7 +132,7 @@ def test_predictor_fields_must_match_the_predictor_bits():
     with pytest.raises(ConfigError, match="unknown predictor preset 7"):
         config_from_fields({**on, 9: b"\x07"})
     with pytest.raises(ConfigError, match="unknown predictor bits"):
-        config_from_fields({**on, 8: (256).to_bytes(4, "little")})
+        config_from_fields({**on, 8: (512).to_bytes(4, "little")})
     with pytest.raises(ConfigError, match="'sync' is a mode of 'shared'"):
         config_from_fields({**on, 8: (128 | 63).to_bytes(4, "little")})
     with pytest.raises(ConfigError, match="needs at least one predictor"):
