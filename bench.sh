@@ -26,6 +26,14 @@
 #                                    runs of both
 #   ./bench.sh ray [TEXT]            Ray start-up, 1 and 2 actors vs --workers 1, and a
 #                                    simulated two-node cluster (needs '.[ray]')
+#   ./bench.sh structured [N]        paq8px -8L (where one exists: --paq8px, $PAQ8PX or PATH),
+#                                    xz -9e and nacz on the machine's structured texts (log,
+#                                    XML, JSON, CSV, HTML, Python, Korean, Japanese) and the
+#                                    Canterbury texts, first N bytes each (default 8192)
+#   ./bench.sh struct DIR            the structure contexts' ablation (bench/struct_ablation.py)
+#                                    on 16 KiB of the same structured texts and alice29.txt:
+#                                    caches the model's logits in DIR (about 13 GB), then
+#                                    codes every configuration from the cache
 # Corpus files come from: python corpora/fetch.py
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -66,6 +74,15 @@ case "$what" in
     done ;;
   batch) python bench/batch_cost.py ;;
   ray) python bench/ray_bench.py "${1:-$C/alice29.txt}" ;;
-  *) echo "usage: $0 compare|throughput|ablation|layout|windows|load|frontier|batch|ray [...]" >&2
+  structured) python bench/structured.py --bytes "${1:-8192}" --canterbury ;;
+  struct)
+    dir="${1:?usage: $0 struct DIR}"
+    specs=$(python -c 'import sys; sys.path.insert(0, "bench"); import structured
+for n, p in structured.default_texts()[:7]:
+    print(f"{n}={p}:16384") if p else None')
+    # shellcheck disable=SC2086
+    python bench/struct_ablation.py cache "$dir" $specs "alice29=$C/alice29.txt:16384"
+    python bench/struct_ablation.py run "$dir" ;;
+  *) echo "usage: $0 compare|throughput|ablation|layout|windows|load|frontier|batch|ray|structured|struct [...]" >&2
      exit 2 ;;
 esac

@@ -858,15 +858,11 @@ def _is_subcommand_line(argv: list[str]) -> bool:
 
 def main(argv: list[str] | None = None, prog: str = "nacz") -> int:
     """Run the command line; returns the exit status (decided here and nowhere else)."""
-    import signal
+    from . import interrupts
 
     debug = bool(os.environ.get("NACZ_DEBUG"))
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt  # unwinds through the temp-file cleanup
-
     try:
-        signal.signal(signal.SIGTERM, on_term)
+        interrupts.install()
     except ValueError:  # not the main thread
         pass
     try:

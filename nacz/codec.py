@@ -41,6 +41,7 @@ from .coder import (
     quantize_logits,
     quantize_probabilities,
 )
+from . import interrupts
 from .components import AdaptiveBit
 from .config import PRED_SHARED, PRED_STRUCT, PRED_SYNC, CodecConfig
 from .tokenizer import ESCAPE_STANDIN_BYTE, vocabulary_bytes
@@ -237,6 +238,7 @@ def lockstep(
         logits = streams.advance(ids, np.full(len(ids), cfg.start_token, dtype=np.int64), want)
         step = 0
         while len(ids):
+            interrupts.check()  # a Ctrl-C that a callback swallowed stops here
             if prepare is not None:
                 prepare(ids, logits, want)
             fed = np.empty(len(ids), dtype=np.int64)

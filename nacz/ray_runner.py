@@ -135,6 +135,10 @@ class RayGroupRunner:
         try:
             # "local" starts a new instance even where RAY_ADDRESS names a cluster.
             init_ray(address=self.address or "local", **kwargs)
+        except KeyboardInterrupt:
+            # Interrupted while Ray starts: close() still shuts down what it started.
+            self._started_ray = True
+            raise
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...
             where = "a local Ray instance" if self.address in (None, "local") else \
                 f"the Ray cluster at {self.address}"
@@ -318,7 +322,7 @@ class RayGroupRunner:
                     yield entry[0], None
                     continue
                 try:
-                    result = ray.get(entry[3])
+                    result = _wait(ray, entry[3])
                 except lost_errors:
                     dead = entry[2]
                     self._replace(dead)
@@ -341,6 +345,20 @@ class RayGroupRunner:
             pending.append(entry)
             yield from due(drain=False)
         yield from due(drain=True)
+
+
+def _wait(ray, ref):
+    """``ray.get(ref)``, looking every second for a Ctrl-C that a callback swallowed."""
+    from ray.exceptions import GetTimeoutError
+
+    from . import interrupts
+
+    while True:
+        interrupts.check()
+        try:
+            return ray.get(ref, timeout=1.0)
+        except GetTimeoutError:
+            continue
 
 
 def _one_line(exc: BaseException) -> str:

@@ -21,6 +21,8 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from . import interrupts
+
 _worker_backend = None  # this worker process's model, set once by _init_worker
 
 
@@ -113,7 +115,7 @@ def run_groups(
             # worker (a None job), or the input has ended.
             while pending and (drain or len(pending) >= limit or pending[0][1] is None):
                 t, fut = pending.popleft()
-                yield t, None if fut is None else fut.result()
+                yield t, None if fut is None else _result(fut)
 
         for tag, job in itertools.chain(ahead, it):
             pending.append((tag, None if job is None else ex.submit(_worker_job, job)))
@@ -121,6 +123,18 @@ def run_groups(
         yield from results_due(drain=True)
     finally:
         ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _result(fut):
+    """``fut.result()``, looking every second for a Ctrl-C that a callback swallowed."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    while True:
+        interrupts.check()
+        try:
+            return fut.result(timeout=1.0)
+        except FutureTimeout:
+            continue
 
 
 def _pool(backend, workers: int, devices=None) -> tuple[ProcessPoolExecutor, int]:
