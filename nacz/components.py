@@ -12,6 +12,8 @@ piece               predicts                                learns
 ``History``         (the token ring the others read)        :func:`history_push`
 ``NgramModel``      :func:`ngram_features`                  :func:`ngram_count`,
                                                             :func:`ngram_contexts`
+``StructModel``     (contexts of the n-gram model:          :func:`struct_push`
+                    :func:`struct_hash`)
 ``MatchModel``      :func:`match_features`                  :func:`match_learn`,
                                                             :func:`match_follow`,
                                                             :func:`match_find`

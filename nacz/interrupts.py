@@ -35,3 +35,14 @@ def check() -> None:
     """Raise KeyboardInterrupt if a signal arrived (and was perhaps swallowed)."""
     if _received:
         raise KeyboardInterrupt
+
+
+def wait(get, timeout_error: type[BaseException]):
+    """``get()`` (a call that gives up after about a second by raising ``timeout_error``),
+    repeated until it returns, with a :func:`check` before each try."""
+    while True:
+        check()
+        try:
+            return get()
+        except timeout_error:
+            continue

@@ -35,6 +35,11 @@ Model (z = final logit of token v, p = softmax(z))::
   determinism, LLM confidence; match length, match record, agreement with the LLM's top),
   make it a geometric / logistic mixture that can trust or ignore each model where the
   data says so. Gradient of the log loss: dw_f = phi_f(tok) - E_p[phi_f].
+* "STRUCT" (off by default): structure contexts (``CodecConfig.struct_contexts``: the token
+  above at the same byte column, number-masked contexts, line head, markup tag, word bytes;
+  :func:`nacz.components.struct_hash`) are more contexts of the n-gram model after its
+  orders, with the same phi and their own weights; they need the vocabulary's bytes
+  (``token_table``).
 * "APM": an SSE stage refines the probability of the most likely token given the match
   and n-gram agreement, and rescales the others.
 

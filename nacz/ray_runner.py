@@ -353,12 +353,7 @@ def _wait(ray, ref):
 
     from . import interrupts
 
-    while True:
-        interrupts.check()
-        try:
-            return ray.get(ref, timeout=1.0)
-        except GetTimeoutError:
-            continue
+    return interrupts.wait(lambda: ray.get(ref, timeout=1.0), GetTimeoutError)
 
 
 def _one_line(exc: BaseException) -> str:

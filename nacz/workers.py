@@ -129,12 +129,7 @@ def _result(fut):
     """``fut.result()``, looking every second for a Ctrl-C that a callback swallowed."""
     from concurrent.futures import TimeoutError as FutureTimeout
 
-    while True:
-        interrupts.check()
-        try:
-            return fut.result(timeout=1.0)
-        except FutureTimeout:
-            continue
+    return interrupts.wait(lambda: fut.result(timeout=1.0), FutureTimeout)
 
 
 def _pool(backend, workers: int, devices=None) -> tuple[ProcessPoolExecutor, int]:

@@ -36,3 +36,19 @@ def test_the_lockstep_loop_stops_at_the_next_step(swallowed_interrupt):
     fake = FakeBackend()
     with pytest.raises(KeyboardInterrupt):
         encode_streams(fake, synthetic_streams(fake.n_vocab, (50,)), CodecConfig())
+
+
+def test_wait_retries_until_the_call_returns_and_stops_on_an_interrupt(swallowed_interrupt):
+    calls = []
+
+    def slow():
+        calls.append(1)
+        if len(calls) < 3:
+            raise TimeoutError
+        return "done"
+
+    interrupts._received = False
+    assert interrupts.wait(slow, TimeoutError) == "done" and len(calls) == 3
+    interrupts._received = True
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.wait(slow, TimeoutError)
