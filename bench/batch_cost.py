@@ -30,6 +30,18 @@ def decode_sequence(L, ctx, batch, pos: int, chunk) -> None:
         raise SystemExit(f"llama_decode failed at position {pos}")
 
 
+def median_decode_ms(L, mem, decode, toks, base: int, k: int, reps: int) -> float:
+    """Median milliseconds of one call that decodes ``toks[base:base + k]`` after a context
+    of ``base`` tokens (what came after it removed before each of ``reps`` calls)."""
+    times = []
+    for _ in range(reps):
+        L.llama_memory_seq_rm(mem, 0, base, -1)
+        t0 = time.perf_counter()
+        decode(base, toks[base:base + k])
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--positions", default="64,512,1024,1536,1984")
@@ -68,13 +80,7 @@ def main(argv=None) -> int:
             filled += n
         cells = []
         for k in ks:
-            times = []
-            for _ in range(args.reps):
-                L.llama_memory_seq_rm(mem, 0, base, -1)
-                t0 = time.perf_counter()
-                decode(base, toks[base:base + k])
-                times.append(time.perf_counter() - t0)
-            ms = 1000 * statistics.median(times)
+            ms = median_decode_ms(L, mem, decode, toks, base, k, args.reps)
             cells.append(f"{ms:.1f} ({ms / k:.1f})")
         L.llama_memory_seq_rm(mem, 0, base, -1)
         print(f"| {base} | " + " | ".join(cells) + " |", flush=True)

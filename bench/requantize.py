@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-import statistics
 import sys
-import time
 
 FTYPES = {"q4_0": 2, "f16": 1, "q8_0": 7, "q5_0": 8, "q4_k_s": 14}
 
@@ -30,7 +28,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, os.path.join(here, "..", "tests"))
     sys.path.insert(0, here)
     from _corpus import corpus_path
-    from batch_cost import decode_sequence  # the same call batch_cost.py times
+    from batch_cost import decode_sequence, median_decode_ms  # batch_cost.py's own calls
 
     from nacz.backend import LlamaBackend, _llama
     from nacz.model_file import resolve_model
@@ -65,13 +63,7 @@ def main(argv=None) -> int:
             for a in range(0, base, 64):
                 decode(a, toks[a:min(a + 64, base)])
             for k in (1, 4, 16):
-                ts = []
-                for _ in range(7):
-                    L.llama_memory_seq_rm(mem, 0, base, -1)
-                    t0 = time.perf_counter()
-                    decode(base, toks[base:base + k])
-                    ts.append(time.perf_counter() - t0)
-                ms = 1000 * statistics.median(ts)
+                ms = median_decode_ms(L, mem, decode, toks, base, k, 7)
                 cells.append(f"pos {base} k={k}: {ms:.1f} ms ({ms / k:.1f}/token)")
         print(f"{name}: {os.path.getsize(path):,} bytes, {bits / n_bytes:.4f} bits/byte; "
               + "; ".join(cells), flush=True)

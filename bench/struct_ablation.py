@@ -30,8 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from nacz.api import Codec
-from nacz.codec import TokenModels, cdf_cost, escape_cost, escape_flags, lockstep
-from nacz.config import PRED_ALL, PRED_SHARED, CodecConfig
+from nacz.codec import TokenModels, cdf_cost, escape_cost, escape_flags, lockstep, token_models
+from nacz.config import (
+    DEFAULT_STRUCT_CONTEXTS,
+    PRED_ALL,
+    PRED_SHARED,
+    PRED_STRUCT,
+    STRUCT_KINDS,
+    CodecConfig,
+)
 
 #: name -> changes to the default CodecConfig (one stream, so shared/unshared is the same)
 CONFIGS: dict[str, dict] = {
@@ -41,18 +48,12 @@ CONFIGS: dict[str, dict] = {
 
 
 def _struct_configs() -> None:
-    """The structured-text contexts, alone and together (added when the names exist)."""
-    try:
-        from nacz.config import PRED_STRUCT, STRUCT_KINDS
-    except ImportError:
-        return
+    """The structure contexts, alone and together."""
     base = PRED_ALL | PRED_SHARED | PRED_STRUCT
     for name, kind in STRUCT_KINDS.items():
         CONFIGS[f"+{name}"] = dict(predictors=base, struct_contexts=(kind,))
     CONFIGS["+struct (all kinds)"] = dict(predictors=base,
                                           struct_contexts=tuple(STRUCT_KINDS.values()))
-    from nacz.config import DEFAULT_STRUCT_CONTEXTS
-
     CONFIGS["+struct (default kinds)"] = dict(predictors=base,
                                               struct_contexts=DEFAULT_STRUCT_CONTEXTS)
 
@@ -133,13 +134,6 @@ def run(args) -> int:
         raise SystemExit(f"unknown configs {unknown}; known: {list(CONFIGS)}")
     codec = Codec()
     V = codec.backend.n_vocab
-    table = None
-    try:
-        from nacz.codec import token_table
-
-        table = token_table(codec.backend)
-    except ImportError:
-        pass
     only = set(args.inputs.split(",")) if args.inputs else None
     results: dict[str, dict[str, float]] = {c: {} for c in names}
     times = {c: [0.0, 0] for c in names}
@@ -150,9 +144,7 @@ def run(args) -> int:
         logits = np.load(src / f"{i}.logits.npy", mmap_mode="r")
         logits = np.ascontiguousarray(logits)  # into memory once, for every config
         for c in names:
-            cfg = CodecConfig().replace(**CONFIGS[c])
-            kw = dict(token_table=table) if table is not None else {}
-            models = TokenModels(1, V, cfg, **kw)
+            models = token_models(codec.backend, 1, CodecConfig().replace(**CONFIGS[c]))
             bits, secs = _cost(models, toks, logits, V)
             results[c][m["name"]] = bits / m["bytes"]
             times[c][0] += secs

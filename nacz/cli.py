@@ -222,10 +222,15 @@ def parse_gpus(text: str | None) -> tuple[int, ...]:
     return parse(text)
 
 
+def _comma_words(text: str) -> list[str]:
+    """The lower-cased, non-empty words of a comma list."""
+    return [w.strip().lower() for w in text.split(",") if w.strip()]
+
+
 def _parse_bit_names(text: str, names: dict[str, int], all_bits: int, what: str) -> int:
     """'all', 'none' or a comma list of ``names`` (which may include 'all') -> their bits
     or'ed together."""
-    words = [w.strip().lower() for w in text.split(",") if w.strip()]
+    words = _comma_words(text)
     if words in ([], ["none"]):
         return 0
     mask = 0
@@ -250,7 +255,7 @@ def with_struct_contexts(config, text: str):
     """``config`` with the structure contexts named in ``text`` (comma list) turned on."""
     from .config import PRED_STRUCT, STRUCT_KINDS
 
-    words = [w.strip().lower() for w in text.split(",") if w.strip()]
+    words = _comma_words(text)
     unknown = [w for w in words if w not in STRUCT_KINDS]
     if unknown or not words:
         raise UsageError(f"unknown structure context {unknown[0] if unknown else text!r} "

@@ -56,6 +56,7 @@ import numpy as np
 from .coder import PRECISION_BITS, TOTAL
 from .coder.quantize import _portable_exp
 from .config import (
+    MAX_NGRAM_CONTEXTS,
     STRUCT_ABOVE,
     STRUCT_COLUMN,
     STRUCT_LINEHEAD,
@@ -65,7 +66,7 @@ from .config import (
     STRUCT_WORD,
 )
 
-MAX_ORDERS = 12  # n-gram orders plus structure contexts
+MAX_ORDERS = MAX_NGRAM_CONTEXTS  # n-gram orders plus structure contexts
 MAX_CANDS = 96
 N_CONF = 6  # LLM confidence buckets
 N_LENB = 8  # match length buckets
@@ -347,8 +348,6 @@ def new_ngram(orders, bits: int, slots: int, shared: "NgramModel | None" = None,
         token = np.full(nb * slots, -1, dtype=np.int32)
         count = np.zeros(nb * slots, dtype=np.int32)
     all_orders = tuple(orders) + (1,) * len(struct_kinds)
-    if len(all_orders) > MAX_ORDERS:
-        raise ValueError(f"at most {MAX_ORDERS} n-gram and structure contexts")
     kinds = (0,) * len(orders) + tuple(struct_kinds)
     return NgramModel(check, token, count, np.array(all_orders, dtype=np.int64),
                       np.full(MAX_ORDERS, -1, dtype=np.int64),
@@ -469,22 +468,20 @@ def ngram_contexts(ng, hist, V, sm):
             h = struct_hash(sm, hist, V, ng.kinds[o])
             if h == np.uint64(0):
                 ng.ctx_bucket[o] = -1
-            else:
-                ng.ctx_bucket[o] = np.int64(h >> np.uint64(16)) & ng.mask
-                ng.ctx_check[o] = np.int32(np.int64(h >> np.uint64(40)) | 1)
-            continue
-        k = ng.orders[o]
-        if n < k:
-            ng.ctx_bucket[o] = -1
-            continue
-        ok = True
-        for j in range(k):
-            if hist.ring[(n - 1 - j) & hist.mask] >= V:
-                ok = False
-        if not ok:
-            ng.ctx_bucket[o] = -1
-            continue
-        h = context_hash(hist.ring, hist.mask, n, k, k)
+                continue
+        else:
+            k = ng.orders[o]
+            if n < k:
+                ng.ctx_bucket[o] = -1
+                continue
+            ok = True
+            for j in range(k):
+                if hist.ring[(n - 1 - j) & hist.mask] >= V:
+                    ok = False
+            if not ok:
+                ng.ctx_bucket[o] = -1
+                continue
+            h = context_hash(hist.ring, hist.mask, n, k, k)
         ng.ctx_bucket[o] = np.int64(h >> np.uint64(16)) & ng.mask
         ng.ctx_check[o] = np.int32(np.int64(h >> np.uint64(40)) | 1)
 
@@ -603,8 +600,6 @@ def struct_push(sm, hist, x):
     if st.prev_end < 0 or n - st.prev > mask:
         st.above = -1
         return
-    if st.above < st.prev - 1:
-        st.above = st.prev - 1
     while st.above_end <= st.col and st.above < st.prev_end:
         st.above += 1
         a = ring[st.above & mask]

@@ -98,6 +98,8 @@ STRUCT_KINDS = {"column": STRUCT_COLUMN, "above": STRUCT_ABOVE, "masked": STRUCT
 #: What 'struct' adds unless told otherwise: the best pair measured on a package-manager log
 #: (-1.9% bits; bench/STRUCTURED.md), within +0.3% on the other texts measured.
 DEFAULT_STRUCT_CONTEXTS = (STRUCT_MASKED_LONG, STRUCT_ABOVE)
+#: The n-gram model's contexts at most: its orders plus the structure contexts.
+MAX_NGRAM_CONTEXTS = 12
 #: Names for the CLI and ``nacz info`` (name -> bit).
 PREDICTOR_NAMES = {
     "bias": PRED_BIAS, "ngram": PRED_NGRAM, "match": PRED_MATCH, "temp": PRED_TEMP,
@@ -228,9 +230,10 @@ class CodecConfig:
         object.__setattr__(self, "struct_contexts", kinds)
         known = set(STRUCT_KINDS.values())
         if (len(set(kinds)) != len(kinds) or any(k not in known for k in kinds)
-                or len(orders) + len(kinds) > 12):
+                or len(orders) + len(kinds) > MAX_NGRAM_CONTEXTS):
             raise UsageError(f"structure contexts must be distinct kinds of {sorted(known)}, "
-                             f"at most 12 with the n-gram orders; got {kinds}")
+                             f"at most {MAX_NGRAM_CONTEXTS} with the n-gram orders; "
+                             f"got {kinds}")
         if self.predictors & PRED_STRUCT and not kinds:
             raise UsageError("'struct' needs at least one structure context")
         if not self.predictors & PRED_STRUCT:
