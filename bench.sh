@@ -30,6 +30,9 @@
 #                                    xz -9e and nacz on the machine's structured texts (log,
 #                                    XML, JSON, CSV, HTML, Python, Korean, Japanese) and the
 #                                    Canterbury texts, first N bytes each (default 8192)
+#   ./bench.sh blocks TEXT [SIZES]   how --block-size trades ratio for parallelism on TEXT
+#                                    (bench/block_size.py; default sizes 64K,256K,1M,8M;
+#                                    about an hour per megabyte per size each way on 2 cores)
 #   ./bench.sh struct DIR            the structure contexts' ablation (bench/struct_ablation.py)
 #                                    on 16 KiB of the same structured texts and alice29.txt:
 #                                    caches the model's logits in DIR (about 13 GB), then
@@ -74,6 +77,8 @@ case "$what" in
     done ;;
   batch) python bench/batch_cost.py ;;
   ray) python bench/ray_bench.py "${1:-$C/alice29.txt}" ;;
+  blocks) python bench/block_size.py "${1:?usage: $0 blocks TEXT [SIZES]}" \
+            --blocks "${2:-64K,256K,1M,8M}" --verify ;;
   structured) python bench/structured.py --bytes "${1:-8192}" --canterbury ;;
   struct)
     dir="${1:?usage: $0 struct DIR}"
@@ -83,6 +88,6 @@ for n, p in structured.default_texts()[:7]:
     # shellcheck disable=SC2086
     python bench/struct_ablation.py cache "$dir" $specs "alice29=$C/alice29.txt:16384"
     python bench/struct_ablation.py run "$dir" ;;
-  *) echo "usage: $0 compare|throughput|ablation|layout|windows|load|frontier|batch|ray|structured|struct [...]" >&2
+  *) echo "usage: $0 compare|throughput|ablation|layout|windows|load|frontier|batch|ray|blocks|structured|struct [...]" >&2
      exit 2 ;;
 esac
