@@ -27,11 +27,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from frontier import cut, timed  # noqa: E402  (one cut rule and one timed run for the benches)
+from frontier import cut, model_plan, timed  # noqa: E402  (one cut rule and one timed run for the benches)
 
 
 def size(text: str) -> int:
-    """``65536``, ``64K``, ``1M`` (binary units, as --block-size takes them)."""
+    """``65536``, ``64K``, ``1M`` (binary units; nacz's --block-size itself takes bytes)."""
     units = {"K": 1 << 10, "M": 1 << 20}
     t = text.strip().upper().removesuffix("IB").removesuffix("B")
     return int(t[:-1]) * units[t[-1]] if t and t[-1] in units else int(t)
@@ -46,7 +46,6 @@ def main(argv=None) -> int:
     ap.add_argument("--jsonl", type=Path, default=None, help="append one JSON row per run")
     args = ap.parse_args(argv)
     from nacz.blocks import read_blocks
-    from nacz.formats import NEURAL_KINDS, read_header
 
     data = Path(args.text).read_bytes()
     if args.bytes:
@@ -64,14 +63,12 @@ def main(argv=None) -> int:
             back, td = timed([sys.executable, "-m", "nacz", "decompress", "-c", "-q"], blob)
             if back != data:
                 raise SystemExit(f"round trip failed at block size {b}")
-        h = read_header(blob)
-        neural = [s for s in h.segments if s.kind in NEURAL_KINDS]
+        groups, shards, tokens = model_plan(blob)
         row = {
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "text": Path(args.text).name, "bytes": len(data), "block_size": b,
             "blocks": sum(1 for _ in read_blocks(io.BytesIO(data), b)),
-            "groups": len({s.group for s in neural}), "shards": len(neural),
-            "tokens": sum(s.n_tokens for s in neural),
+            "groups": groups, "shards": shards, "tokens": tokens,
             "compressed": len(blob), "bits_per_byte": 8 * len(blob) / len(data),
             "compress_s": round(tc, 1), "decompress_s": None if td is None else round(td, 1),
             "round_trip": bool(args.verify),
@@ -92,7 +89,8 @@ def main(argv=None) -> int:
     for r in rows:
         extra = r["blocks"] - base["blocks"]
         per = (8 * (r["compressed"] - base["compressed"]) / extra) if extra > 0 else None
-        print(f"| {r['block_size']} | {r['blocks']} | {r['groups']} | {r['shards']} | {r['bits_per_byte']:.4f} | "
+        print(f"| {r['block_size']} | {r['blocks']} | {r['groups']} | {r['shards']} | "
+              f"{r['bits_per_byte']:.4f} | "
               f"{100 * (r['compressed'] / base['compressed'] - 1):+.2f}% | "
               f"{'' if per is None else f'{per:,.0f}'} | {r['compress_s']:.0f} | "
               f"{'' if r['decompress_s'] is None else round(r['decompress_s'])} |")

@@ -57,6 +57,14 @@ def timed(cmd: list[str], data: bytes) -> tuple[bytes, float]:
     return p.stdout, wall
 
 
+def model_plan(blob: bytes) -> tuple[int, int, int]:
+    """(lockstep groups, shards, tokens) of a file's model-coded segments, from its header."""
+    from nacz.formats import NEURAL_KINDS, read_header
+
+    neural = [s for s in read_header(blob).segments if s.kind in NEURAL_KINDS]
+    return len({s.group for s in neural}), len(neural), sum(s.n_tokens for s in neural)
+
+
 def raw_rate(codec, groups, cfg, max_steps: int) -> float:
     """Tokens per second of a plain lockstep decode over the first steps of each group."""
     tokens, seconds = raw_forward_rate(codec, groups, cfg, max_steps)

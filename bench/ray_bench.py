@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from frontier import cut, timed  # noqa: E402  (one cut rule and one timed run for the benches)
+from frontier import cut, model_plan, timed  # noqa: E402  (one cut rule and one timed run for the benches)
 
 
 def nacz(args: list[str], data: bytes) -> tuple[bytes, float]:
@@ -38,8 +38,6 @@ def main(argv=None) -> int:
     ap.add_argument("--block-size", type=int, default=2048)
     ap.add_argument("--actors", default="1,2")
     args = ap.parse_args(argv)
-    from nacz.formats import NEURAL_KINDS, read_header
-
     data = cut(Path(args.text).read_bytes(), args.bytes)
     bs = ["--block-size", str(args.block_size)]
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {Path(args.text).name}, "
@@ -55,9 +53,7 @@ def main(argv=None) -> int:
     ref, tc1 = nacz(["compress", "-c", "-q", *bs], data)
     back, td1 = nacz(["decompress", "-c", "-q"], ref)
     assert back == data, "round trip failed (workers 1)"
-    h = read_header(ref)
-    groups = len({s.group for s in h.segments if s.kind in NEURAL_KINDS})
-    tokens = sum(s.n_tokens for s in h.segments if s.kind in NEURAL_KINDS)
+    groups, _, tokens = model_plan(ref)
     rows = [("--workers 1 (no Ray)", tc1, td1, True)]
     for n in [int(x) for x in args.actors.split(",")]:
         ray = ["--ray=local", "--workers", str(n)]
