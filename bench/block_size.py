@@ -6,11 +6,12 @@ and costs ratio: every block starts its shards without context and its predictor
 what they learned. This script measures that cost on one text:
 
     python bench/block_size.py TEXT [--bytes N] [--blocks 65536,262144,...] [--verify]
-                                    [--jsonl FILE]
+                                    [--workers N] [--jsonl FILE]
 
 For each block size it runs ``nacz compress -c -q --block-size B`` as a fresh process
 (one at a time; wall clock includes start-up), reads the header for the groups, shards and
-tokens, and with ``--verify`` decompresses and compares byte for byte. It prints a Markdown
+tokens, and with ``--verify`` decompresses and compares byte for byte. ``--workers N`` is
+passed to nacz: it changes the wall clock of a run of many groups, never its bytes. It prints a Markdown
 table with bits per byte, the cost against the largest block given, and the extra bits
 each additional block costs ((bits - bits of the largest) / (blocks - blocks of the
 largest)): the figure behind the rule "for N workers use blocks of about input / 2N",
@@ -26,8 +27,9 @@ import sys
 import time
 from pathlib import Path
 
+# One cut rule and one timed run for the benches.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from frontier import cut, model_plan, timed  # noqa: E402  (one cut rule and one timed run for the benches)
+from frontier import cut, model_plan, timed
 
 
 def size(text: str) -> int:
@@ -43,6 +45,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bytes", type=size, default=None, help="cut the text (at a newline)")
     ap.add_argument("--blocks", default="64K,256K,1M,8M")
     ap.add_argument("--verify", action="store_true", help="decompress and compare each")
+    ap.add_argument("--workers", type=int, default=1, help="nacz --workers (bytes unchanged)")
     ap.add_argument("--jsonl", type=Path, default=None, help="append one JSON row per run")
     args = ap.parse_args(argv)
     from nacz.blocks import read_blocks
@@ -55,12 +58,14 @@ def main(argv=None) -> int:
           f"{len(data)} bytes; block sizes {', '.join(map(str, sizes))}", flush=True)
 
     rows = []
+    workers = ["--workers", str(args.workers)]
     for b in sizes:
-        blob, tc = timed([sys.executable, "-m", "nacz", "compress", "-c", "-q",
+        blob, tc = timed([sys.executable, "-m", "nacz", "compress", "-c", "-q", *workers,
                           "--block-size", str(b)], data)
         td = None
         if args.verify:
-            back, td = timed([sys.executable, "-m", "nacz", "decompress", "-c", "-q"], blob)
+            back, td = timed([sys.executable, "-m", "nacz", "decompress", "-c", "-q",
+                              *workers], blob)
             if back != data:
                 raise SystemExit(f"round trip failed at block size {b}")
         groups, shards, tokens = model_plan(blob)
@@ -70,7 +75,7 @@ def main(argv=None) -> int:
             "blocks": sum(1 for _ in read_blocks(io.BytesIO(data), b)),
             "groups": groups, "shards": shards, "tokens": tokens,
             "compressed": len(blob), "bits_per_byte": 8 * len(blob) / len(data),
-            "compress_s": round(tc, 1), "decompress_s": None if td is None else round(td, 1),
+            "workers": args.workers, "compress_s": round(tc, 1), "decompress_s": None if td is None else round(td, 1),
             "round_trip": bool(args.verify),
         }
         rows.append(row)
