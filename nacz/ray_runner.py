@@ -59,14 +59,18 @@ def init_ray(**kwargs) -> None:
     """
     import nacz
 
+    from . import interrupts
+
     ray = _ray()
     here = os.getcwd()
     os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(nacz.__file__))))
     try:
-        with _stdout_to_stderr():
+        # A Ctrl-C waits until Ray has started (seconds), so that shutdown stops it all.
+        with _stdout_to_stderr(), interrupts.deferred():
             ray.init(**kwargs)
     finally:
         os.chdir(here)
+    interrupts.check()
 
 
 def _stdout_to_stderr():
@@ -158,9 +162,21 @@ class RayGroupRunner:
     def _admit(self, actors: list, cfg, expected: bytes | None) -> list:
         """The actors that started within the timeout and match the model and the
         reference numerics; the rest are killed (refused ones are recorded)."""
+        import time
+
+        from . import interrupts
+
         ray = self._connect()
         refs = {a.identity.remote(cfg): a for a in actors}
-        ready, not_ready = ray.wait(list(refs), num_returns=len(refs), timeout=START_TIMEOUT_S)
+        ready, not_ready = [], list(refs)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not_ready and time.monotonic() < deadline:
+            interrupts.check()
+            with interrupts.deferred():
+                done, not_ready = ray.wait(not_ready, num_returns=len(not_ready),
+                                           timeout=1.0)
+            ready += done
+        interrupts.check()
         for r in not_ready:
             self.refused.append("an actor did not start within "
                                 f"{START_TIMEOUT_S:.0f} s (no free CPU/GPU in the cluster?)")
@@ -269,12 +285,15 @@ class RayGroupRunner:
         self._actors = []
 
     def close(self) -> None:
-        self._kill_actors()
-        if self._started_ray:
-            ray = _ray()
-            with _stdout_to_stderr():
-                ray.shutdown()
-            self._started_ray = False
+        from . import interrupts
+
+        with interrupts.deferred():
+            self._kill_actors()
+            if self._started_ray:
+                ray = _ray()
+                with _stdout_to_stderr():
+                    ray.shutdown()
+                self._started_ray = False
 
     # -- running groups ----------------------------------------------------------------
 
@@ -353,7 +372,11 @@ def _wait(ray, ref):
 
     from . import interrupts
 
-    return interrupts.wait(lambda: ray.get(ref, timeout=1.0), GetTimeoutError)
+    def get():
+        with interrupts.deferred():
+            return ray.get(ref, timeout=1.0)
+
+    return interrupts.wait(get, GetTimeoutError)
 
 
 def _one_line(exc: BaseException) -> str:
