@@ -53,6 +53,8 @@ SEGMENT_LZMA2 = 3  # raw LZMA2 stream (xz's codec without its container)
 SEGMENT_X86_LZMA2 = 4  # x86 branch-call filter, then LZMA2
 SEGMENT_SPARC_LZMA2 = 5  # SPARC branch-call filter, then LZMA2
 SEGMENT_NEURAL_FOLDED = 6  # token stream of line-layout-folded text, plus its layout
+SEGMENT_PPMD = 7  # PPMd var. H (order, memory, range-coder stream; nacz.cm_codecs)
+SEGMENT_ZPAQ = 8  # one ZPAQ block without its locator tag (nacz.cm_codecs)
 #: Kinds coded with the model: they have tokens and belong to a lockstep group.
 NEURAL_KINDS = (SEGMENT_NEURAL, SEGMENT_NEURAL_FOLDED)
 
@@ -81,7 +83,7 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 _KNOWN_KINDS = (
     SEGMENT_NEURAL, SEGMENT_STORED, SEGMENT_ZSTD, SEGMENT_LZMA2, SEGMENT_X86_LZMA2,
-    SEGMENT_SPARC_LZMA2, SEGMENT_NEURAL_FOLDED,
+    SEGMENT_SPARC_LZMA2, SEGMENT_NEURAL_FOLDED, SEGMENT_PPMD, SEGMENT_ZPAQ,
 )
 _MAX_NAME = 255
 

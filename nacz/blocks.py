@@ -21,7 +21,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from . import formats
-from .config import MODEL_GATE_NEVER, CodecConfig
+from .config import MODEL_GATE_NEVER, MODEL_GATE_ROUTER, OFFMODEL_CM, CodecConfig
 
 #: Bytes asked of ``src.read`` at a time while filling a block.
 READ_SIZE = 1 << 20
@@ -33,6 +33,8 @@ KIND_OF_METHOD = {
     2: formats.SEGMENT_LZMA2,
     3: formats.SEGMENT_X86_LZMA2,
     4: formats.SEGMENT_SPARC_LZMA2,
+    5: formats.SEGMENT_PPMD,
+    6: formats.SEGMENT_ZPAQ,
 }
 METHOD_OF_KIND = {k: m for m, k in KIND_OF_METHOD.items()}
 
@@ -109,7 +111,7 @@ class BlockPlanner:
         for start, end, kind in plans:
             piece = data[start:end]
             if kind != "text" or cfg.model_gate == MODEL_GATE_NEVER:
-                parts.append(self._classic_part(piece))
+                parts.append(self._classic_part(piece, offmodel_payload(piece, cfg)))
                 continue
             tokens = self.tokenizer.encode(piece)
             if cfg.model_gate:
@@ -131,11 +133,7 @@ class BlockPlanner:
         return Block(parts, groups, len(data))
 
     @staticmethod
-    def _classic_part(piece: bytes, classic: tuple[int, bytes] | None = None) -> Part:
-        if classic is None:
-            from .binary_codec import compress_binary
-
-            classic = compress_binary(piece)
+    def _classic_part(piece: bytes, classic: tuple[int, bytes]) -> Part:
         method, payload = classic
         return Part(KIND_OF_METHOD[method], len(piece), zlib.crc32(piece), payload=payload)
 
@@ -157,25 +155,32 @@ class BlockPlanner:
                     n_tokens=len(tokens), prefix=pack_folded_payload(mode, layout, b""))
 
 
+def offmodel_payload(piece: bytes, cfg: CodecConfig) -> tuple[int, bytes]:
+    """(method, payload) of ``piece`` off the model, by ``cfg``'s off-model codec set."""
+    from .binary_codec import compress_binary, compress_offmodel
+
+    return compress_offmodel(piece) if cfg.offmodel == OFFMODEL_CM else compress_binary(piece)
+
+
 def gate_estimate(backend, piece: bytes, tokens: np.ndarray, cfg: CodecConfig | None = None):
-    """(``GateEstimate``, classic (method, payload) or None) for a text segment: what
-    :mod:`nacz.model_gate` decides from. The classic payload is made only when the rule
-    needs a sample. The sample starts from ``cfg``'s start token (the default config's
-    when None)."""
+    """(``GateEstimate``, off-model (method, payload) or None) for a text segment: what
+    :mod:`nacz.model_gate` decides from under ``cfg``'s rule (the default config's when
+    None). The off-model payload is made only when the rule needs a sample. The sample
+    starts from ``cfg``'s start token."""
     from .model_gate import GateEstimate, needs_estimate, sample_span
 
+    cfg = cfg or CodecConfig()
+    gate = MODEL_GATE_ROUTER if cfg.model_gate == MODEL_GATE_ROUTER else 1
     if not needs_estimate(len(piece), len(tokens)):
-        return GateEstimate(len(piece), len(tokens)), None
-    from .binary_codec import compress_binary
+        return GateEstimate(len(piece), len(tokens), gate=gate), None
     from .codec import escape_standin, token_lengths
 
-    classic = compress_binary(piece)
+    classic = offmodel_payload(piece, cfg)
     a, b, c = sample_span(len(tokens))
     window = np.asarray(tokens[a:c], dtype=np.int64)
     n_vocab = backend.n_vocab
     sample_bytes = int(token_lengths(backend)[window[b - a:]].sum())
     fed = np.where(window < n_vocab, window, escape_standin(backend))
-    start_token = (cfg or CodecConfig()).start_token
-    bits = backend.sequence_cost_bits(fed, start_token, b - a)
+    bits = backend.sequence_cost_bits(fed, cfg.start_token, b - a)
     return GateEstimate(len(piece), len(tokens), bits / max(1, sample_bytes),
-                        8 * len(classic[1]) / len(piece)), classic
+                        8 * len(classic[1]) / len(piece), gate), classic

@@ -447,22 +447,32 @@ def cli() -> None:
     "between words), quotes (backquotes) (recorded in the file).",
 )
 @click.option(
-    "--model-gate", type=click.IntRange(0, 2), default=None,
-    help="1 (the default): a text segment that costs many tokens per byte goes to the "
-    "model only if a sample shows the model earns its time over xz/zstd; 0: every text "
-    "segment goes to the model; 2: none does (recorded in the file).",
+    "--model-gate", type=click.IntRange(0, 3), default=None,
+    help="3 (the default): a text segment that costs many tokens per byte leaves the "
+    "model only where a calibrated sample says the model saves under 10% against the "
+    "best off-model codec; 0: every text segment goes to the model; 2: none does; 1: the "
+    "rule of 2026-12-01 (recorded in the file).",
+)
+@click.option(
+    "--offmodel", type=click.Choice(["cm", "classic"]), default=None,
+    help="What codes the segments the model does not: 'cm' (the default), the smallest of "
+    "PPMd, ZPAQ -m5, LZMA2 and zstd by trial; 'classic', LZMA2 and zstd only (recorded "
+    "in the file).",
 )
 @click.option(
     "--level", type=click.IntRange(1, 9), default=None, metavar="N",
-    help="Compression level, 1 (fastest: no model, the classic codecs) to 9 (smallest: "
-    "window 8192, one stream per text); 6 is the default. The options above override "
+    help="Compression level, 1 (fastest: no model, context mixing and the classic codecs) "
+    "to 9 (smallest: window 8192, one stream per text, every text on the model); 6 is the "
+    "default. The options above override "
     "what the level sets (recorded in the file).",
 )
-@click.option("--fast", is_flag=True, help="Level 1: the classic codecs only, no model.")
+@click.option("--fast", is_flag=True,
+              help="Level 1: no model; PPMd, ZPAQ, LZMA2 or zstd, the smallest.")
 @click.option(
     "--best", is_flag=True,
     help="Level 9: one stream per text and a window of 8192 tokens (the model's trained "
-    "context), about 2.5x the time of the default on a long text.",
+    "context), every text segment on the model; several times the default's time on "
+    "long or dense texts.",
 )
 @click.option(
     "--bias-rate", type=click.FloatRange(0.0, 1.0), default=None,
@@ -475,10 +485,10 @@ def cli() -> None:
 )
 def compress(files, output, to_stdout, force, quiet, model, threads, workers, gpus,
              ray_address, remove_input, window, temperature, max_streams, min_shard_tokens, block_size,
-             predictors, struct_contexts, layout, model_gate, level, fast, best, bias_rate,
-             skip_min_match):
+             predictors, struct_contexts, layout, model_gate, offmodel, level, fast, best,
+             bias_rate, skip_min_match):
     """Compress each FILE to FILE.nacz (the input is kept)."""
-    from .config import BEST_LEVEL, DEFAULT_LEVEL, FAST_LEVEL, level_config
+    from .config import BEST_LEVEL, DEFAULT_LEVEL, FAST_LEVEL, OFFMODEL_NAMES, level_config
 
     def derive(name: str) -> str:
         if name.endswith(SUFFIX):
@@ -493,6 +503,7 @@ def compress(files, output, to_stdout, force, quiet, model, threads, workers, gp
             window=window, temperature=temperature, max_streams=max_streams,
             min_shard_tokens=min_shard_tokens, block_size=block_size, rate_bias=bias_rate,
             skip_min_match=skip_min_match, model_gate=model_gate,
+            offmodel=None if offmodel is None else OFFMODEL_NAMES[offmodel],
             predictors=None if predictors is None else parse_predictors(predictors),
             layout=None if layout is None else parse_layout(layout),
         ).items() if v is not None
@@ -646,6 +657,9 @@ def _config_record(cfg) -> dict:
     shown = names if cfg.predictors else names[: names.index("predictors") + 1]
     record = {k: getattr(cfg, k) for k in shown}
     record["predictors"] = ",".join(cfg.predictor_names()) or "none"
+    from .config import OFFMODEL_NAMES
+
+    record["offmodel"] = {v: k for k, v in OFFMODEL_NAMES.items()}[cfg.offmodel]
     if cfg.predictors:
         record["ngram_orders"] = list(cfg.ngram_orders)
     from .config import PRED_STRUCT, STRUCT_KINDS
@@ -724,7 +738,7 @@ def explain(file, html_out, top, model, threads):
 
 
 _KIND_NAMES = {0: "neural", 1: "stored", 2: "zstd", 3: "lzma2", 4: "x86+lzma2", 5: "sparc+lzma2",
-               6: "neural+fold"}
+               6: "neural+fold", 7: "ppmd", 8: "zpaq"}
 
 
 # -- entry point: the one place that decides exit codes ----------------------------------

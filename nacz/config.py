@@ -40,12 +40,24 @@ DEFAULT_BLOCK_SIZE = 8 << 20
 
 #: Text segments go to the model only where it earns its time (``nacz.model_gate``): 0 sends
 #: every text segment to the model (the default until 2026-12-01, config presets 1 and 2),
-#: 1 applies the rule of 2026-12-01 (the default since, config preset 3; README "Model
-#: gate" gives its effect on the frontier texts). 2 sends no segment to the model: the
-#: classic codecs code everything (level 1).
-DEFAULT_MODEL_GATE = 1
+#: 1 applies the rule of 2026-12-01 (config preset 3: a cold sample against the classic
+#: codecs). 2 sends no segment to the model: the off-model codecs code everything (level 1).
+#: 3, the default since 2026-12-05, is the calibrated router: a segment leaves the model
+#: only where its calibrated estimate says the model saves less than a stated share
+#: against the best off-model codec (``nacz.model_gate``, docs in bench/ROUTER.md).
+DEFAULT_MODEL_GATE = 3
 MODEL_GATE_NEVER = 2
-MODEL_GATES = (0, 1, MODEL_GATE_NEVER)
+MODEL_GATE_ROUTER = 3
+MODEL_GATES = (0, 1, MODEL_GATE_NEVER, MODEL_GATE_ROUTER)
+
+#: What codes the segments the model does not (binary data, text the gate sends away):
+#: 0 the classic codecs (zstd / LZMA2, ``nacz.binary_codec.compress_binary``; files made
+#: before 2026-12-05), 1 those and the context-mixing codecs PPMd and ZPAQ, the smallest
+#: by trial (``compress_offmodel``; the default since).
+OFFMODEL_CLASSIC = 0
+OFFMODEL_CM = 1
+DEFAULT_OFFMODEL = OFFMODEL_CM
+OFFMODEL_NAMES = {"classic": OFFMODEL_CLASSIC, "cm": OFFMODEL_CM}
 
 # Line-layout fold bits of ``CodecConfig.layout`` (``nacz.layout``), fixed by hand.
 LAYOUT_CRLF = 1  #: CR LF line ends stored as LF
@@ -148,6 +160,9 @@ class CodecConfig:
     #: does not need it (segment kinds say everything); it is recorded so that a file
     #: says how to remake it.
     model_gate: int = DEFAULT_MODEL_GATE
+    #: The codecs of segments the model does not code (``OFFMODEL_*``). The decoder does
+    #: not need it (segment kinds say everything); recorded so a file says how to remake it.
+    offmodel: int = DEFAULT_OFFMODEL
     #: llama.cpp's flash-attention kernel. Off: on CPU its results depend on the thread
     #: count (measured: 1 vs 2 threads gave different bitstreams), which a codec cannot allow.
     flash_attn: bool = False
@@ -212,6 +227,8 @@ class CodecConfig:
             raise UsageError(f"unknown layout bits in {self.layout!r}")
         if self.model_gate not in MODEL_GATES:
             raise UsageError(f"unknown model gate {self.model_gate!r}")
+        if self.offmodel not in (OFFMODEL_CLASSIC, OFFMODEL_CM):
+            raise UsageError(f"unknown off-model codec set {self.offmodel!r}")
         self._check_predictors()
 
     def _check_predictors(self) -> None:
@@ -290,6 +307,10 @@ _BY_ID[_ID_LAYOUT] = ("layout", "<B")
 # the gate existed sent every text segment to the model.
 _ID_MODEL_GATE = 13
 _BY_ID[_ID_MODEL_GATE] = ("model_gate", "<B")
+# Field 15 is written only when offmodel is not 0, and absent means 0: files made before
+# the context-mixing codecs existed coded off-model segments with zstd / LZMA2.
+_ID_OFFMODEL = 15
+_BY_ID[_ID_OFFMODEL] = ("offmodel", "<B")
 # Field 14 exists exactly when predictors has PRED_STRUCT: the count of structure contexts,
 # then their kinds, one byte each.
 _ID_STRUCT_CONTEXTS = 14
@@ -352,15 +373,15 @@ CONFIG_PRESETS: dict[int, dict] = {
     # the defaults of 2026-11-23: window 2048, all predictors shared, predictor preset 1
     1: dict(window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
             min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=0,
-            model_gate=0, predictors=127, **PREDICTOR_PRESETS[1]),
+            model_gate=0, offmodel=0, predictors=127, **PREDICTOR_PRESETS[1]),
     # the defaults of 2026-11-24: preset 1 plus every line-layout fold
     2: dict(window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
             min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=15,
-            model_gate=0, predictors=127, **PREDICTOR_PRESETS[1]),
+            model_gate=0, offmodel=0, predictors=127, **PREDICTOR_PRESETS[1]),
     # the defaults of 2026-12-01: preset 2 plus the model gate (nacz.model_gate)
     3: dict(window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
             min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=15,
-            model_gate=1, predictors=127, **PREDICTOR_PRESETS[1]),
+            model_gate=1, offmodel=0, predictors=127, **PREDICTOR_PRESETS[1]),
 }
 # The levels of 2026-12-01 (LEVELS below): preset 3 with what the frontier measured
 # (bench/FRONTIER.md) changed, one lever each. Preset 3 itself is level 6.
@@ -383,21 +404,36 @@ CONFIG_PRESETS.update({
     # level 9: window 8192 (the model's trained context), one stream per text
     11: dict(_P3, window=8192, evict=2048, max_streams=1),
 })
+# The levels of 2026-12-05: those of 2026-12-01 with the calibrated router (model gate 3)
+# and the context-mixing codecs off the model (offmodel 1); --best never leaves the model.
+_P12 = dict(_P3, model_gate=MODEL_GATE_ROUTER, offmodel=OFFMODEL_CM)
+CONFIG_PRESETS.update({
+    12: _P12,  # level 6, the default
+    13: dict(_P12, model_gate=MODEL_GATE_NEVER),  # level 1
+    14: dict(_P12, min_shard_tokens=512, predictors=63),  # level 2
+    15: dict(_P12, min_shard_tokens=512),  # level 3
+    16: dict(_P12, window=512, evict=128),  # level 4
+    17: dict(_P12, window=1024, evict=256),  # level 5
+    18: dict(_P12, window=4096, evict=1024),  # level 7
+    19: dict(_P12, window=4096, evict=1024, max_streams=1),  # level 8
+    20: dict(_P12, window=8192, evict=2048, max_streams=1, model_gate=0),  # level 9
+})
 
 #: Compression levels as gzip, xz and zstd have them (-1 fastest ... -9 smallest), each a
 #: frozen config preset (written as its one-byte id) chosen from measured points of the
 #: speed/ratio frontier; the README's "Levels" table gives each one's bits per byte and
 #: KB/s. level -> (config preset id, what it changes from the default).
 LEVELS: dict[int, tuple[int, str]] = {
-    1: (4, "no model: the classic codecs (zstd / LZMA2) for everything"),
-    2: (5, "shards of 512+ tokens, each with its own predictor state"),
-    3: (6, "shards of 512+ tokens, sharing what they learn"),
-    4: (7, "window 512"),
-    5: (8, "window 1024"),
-    6: (3, "the default: window 2048, one stream per text below 16,384 tokens"),
-    7: (9, "window 4096"),
-    8: (10, "window 4096, one stream per text"),
-    9: (11, "window 8192 (the model's trained context), one stream per text"),
+    1: (13, "no model: context mixing (PPMd, ZPAQ) and the classic codecs, by trial"),
+    2: (14, "shards of 512+ tokens, each with its own predictor state"),
+    3: (15, "shards of 512+ tokens, sharing what they learn"),
+    4: (16, "window 512"),
+    5: (17, "window 1024"),
+    6: (12, "the default: window 2048, one stream per text below 16,384 tokens"),
+    7: (18, "window 4096"),
+    8: (19, "window 4096, one stream per text"),
+    9: (20, ("window 8192 (the model's trained context), one stream per text, "
+             "every text segment on the model")),
 }
 DEFAULT_LEVEL = 6
 FAST_LEVEL = 1
@@ -441,6 +477,8 @@ def config_to_fields(cfg: CodecConfig, compact: bool = False) -> dict[int, bytes
         fields[_ID_LAYOUT] = struct.pack("<B", cfg.layout)
     if cfg.model_gate:
         fields[_ID_MODEL_GATE] = struct.pack("<B", cfg.model_gate)
+    if cfg.offmodel:
+        fields[_ID_OFFMODEL] = struct.pack("<B", cfg.offmodel)
     if cfg.predictors:
         fields[_ID_PREDICTOR_PARAMS] = _pack_predictor_params(cfg)
     if cfg.predictors & PRED_STRUCT:
@@ -472,6 +510,7 @@ def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
         (values[name],) = struct.unpack(fmt, raw)
     values.setdefault("layout", 0)  # field 12 absent: the text was coded as it was
     values.setdefault("model_gate", 0)  # field 13 absent: every text segment on the model
+    values.setdefault("offmodel", 0)  # field 15 absent: zstd / LZMA2 off the model
     missing = [name for _, name, _ in _FIELDS if name not in values]
     if missing:
         raise ConfigError(f"config lacks field(s): {', '.join(missing)}")

@@ -6,7 +6,21 @@ per byte than prose, and on some of it a classic codec comes close in size at a 
 of a second. Measured: a text-based PDF at 1.23 bytes per token took 13 minutes for
 1.709 bits per byte, against 2.052 for xz -9e.
 
-The rule (``CodecConfig.model_gate`` = 1):
+Two rules are written here; a file records which one made it (config field 13), and a
+decoder needs neither.
+
+The calibrated router (``CodecConfig.model_gate`` = 3, the default since 2026-12-05) asks
+one question of every segment it samples: would the model save at least
+:data:`ROUTER_KEEP_SHARE` of the bits of the best off-model codec (PPMd, ZPAQ, LZMA2, zstd,
+chosen by trial on the whole segment)? Its estimate of the model's cost is the cold sample
+of rule 3 below times :data:`ROUTER_CALIBRATION`, the ratio of the whole segment's real
+cost to its sample's cost measured on 19 text segments of 21 texts (bench/ROUTER.md); the
+constant is the low end of that ratio, so the estimate errs towards the model (a wrong
+"model" costs time, a wrong "off" costs bits). Rules 1 and 2 below apply unchanged:
+where they send a segment to the model unasked, the table shows the model 2-4x smaller
+than the best off-model codec.
+
+The rule of 2026-12-01 (``CodecConfig.model_gate`` = 1):
 
 1. A segment of at most :data:`SURE_TOKENS_PER_BYTE` tokens per byte (2 bytes a token or
    more: prose, source code, most markup and logs) goes to the model, unasked.
@@ -28,6 +42,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .config import MODEL_GATE_ROUTER
+
 #: 2 bytes per token or more: the model always pays there (measured on prose, code, JSON,
 #: XML, logs: 1.6-3.6x smaller than xz -9e).
 SURE_TOKENS_PER_BYTE = 0.5
@@ -43,6 +59,12 @@ CONTEXT_TOKENS = 512
 #: bits per byte. The sample is coded cold and without the predictors, so it overstates
 #: what the model will cost (see bench/model_gate.py for the measured gap).
 KEEP_RATIO = 0.85
+#: The router's stated share: a segment leaves the model only where the model is estimated
+#: to save less than this share of the best off-model codec's bits (default level).
+ROUTER_KEEP_SHARE = 0.10
+#: The router's estimate of the model's whole-segment cost per byte, as a multiple of the
+#: cold sample's (bench/ROUTER.md: the measured ratios and why this one).
+ROUTER_CALIBRATION = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +74,11 @@ class GateEstimate:
     n_bytes: int
     n_tokens: int
     sample_bits_per_byte: float | None = None
+    #: the codec the segment goes to off the model: the classic codecs under rule 1, the
+    #: best off-model codec under the router
     classic_bits_per_byte: float | None = None
+    #: the config's model gate (1: the rule of 2026-12-01, 3: the calibrated router)
+    gate: int = 1
 
     @property
     def tokens_per_byte(self) -> float:
@@ -66,7 +92,16 @@ class GateEstimate:
     def model_pays(self) -> bool:
         if not self.needs_sample:
             return True
+        if self.gate == MODEL_GATE_ROUTER:
+            return self.model_bits_per_byte <= (1 - ROUTER_KEEP_SHARE) * self.classic_bits_per_byte
         return self.sample_bits_per_byte <= KEEP_RATIO * self.classic_bits_per_byte
+
+    @property
+    def model_bits_per_byte(self) -> float | None:
+        """The router's calibrated estimate of the model's cost on the whole segment."""
+        if self.sample_bits_per_byte is None:
+            return None
+        return ROUTER_CALIBRATION * self.sample_bits_per_byte
 
 
 def needs_estimate(n_bytes: int, n_tokens: int) -> bool:

@@ -24,7 +24,7 @@ from nacz.errors import UsageError
 def test_config_round_trip_by_fixed_ids():
     cfg = CodecConfig(window=512, temperature=0.9, max_streams=4, predictors=0)
     fields = config_to_fields(cfg)
-    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 12, 13]  # no predictor fields when off
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 15]  # no predictor fields when off
     assert config_from_fields(fields) == cfg
     assert fields[1] == (512).to_bytes(4, "little")
     assert fields[8] == bytes(4)
@@ -32,18 +32,28 @@ def test_config_round_trip_by_fixed_ids():
 
 def test_default_predictor_parameters_are_preset_1():
     fields = config_to_fields(CodecConfig())
-    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13]
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 15]
     assert fields[9] == b"\x01"  # one byte: the preset id
     assert config_from_fields(fields) == CodecConfig()
 
 
-def test_default_config_is_config_preset_3_in_one_byte():
+def test_default_config_is_config_preset_12_in_one_byte():
     from nacz.config import CONFIG_PRESETS
 
     cfg = CodecConfig()
-    assert cfg.model_gate == 1  # the default since 2026-12-01
-    assert config_to_fields(cfg, compact=True) == {10: b"\x03"}
-    assert config_from_fields({10: b"\x03"}) == cfg
+    assert (cfg.model_gate, cfg.offmodel) == (3, 1)  # the defaults since 2026-12-05
+    assert config_to_fields(cfg, compact=True) == {10: b"\x0c"}
+    assert config_from_fields({10: b"\x0c"}) == cfg
+    # preset 3, the default of 2026-12-01: the first model gate, classic codecs off it
+    gate1 = cfg.replace(model_gate=1, offmodel=0)
+    assert config_to_fields(gate1, compact=True) == {10: b"\x03"}
+    assert config_from_fields({10: b"\x03"}) == gate1
+    # field 15 absent (files made before the context-mixing codecs) means zstd / LZMA2
+    fields = config_to_fields(cfg.replace(window=4096))
+    assert fields[15] == b"\x01" and fields[13] == b"\x03"
+    del fields[15]
+    assert config_from_fields(fields) == cfg.replace(window=4096, offmodel=0)
+    cfg = gate1
     # preset 2, the default of 2026-11-24, is that config without the model gate
     old = cfg.replace(model_gate=0)
     assert config_to_fields(old, compact=True) == {10: b"\x02"}
@@ -75,9 +85,10 @@ def test_config_preset_1_is_frozen():
     assert CONFIG_PRESETS[1] == dict(
         window=2048, evict=512, temperature=1.0, start_token=0, max_streams=16,
         min_shard_tokens=8192, block_size=8 << 20, flash_attn=False, layout=0,
-        model_gate=0, predictors=127, **PREDICTOR_PRESETS[1])
+        model_gate=0, offmodel=0, predictors=127, **PREDICTOR_PRESETS[1])
     assert CONFIG_PRESETS[2] == dict(CONFIG_PRESETS[1], layout=15)
     assert CONFIG_PRESETS[3] == dict(CONFIG_PRESETS[2], model_gate=1)
+    assert CONFIG_PRESETS[12] == dict(CONFIG_PRESETS[3], model_gate=3, offmodel=1)
 
 
 def test_preset_1_is_frozen():
@@ -97,10 +108,10 @@ def test_custom_predictor_fields_round_trip_with_pinned_layout():
         skip_min_match=24, skip_confidence=0.9,
     )
     fields = config_to_fields(cfg)
-    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13]
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 15]
     assert config_from_fields(fields) == cfg
     assert fields[12] == bytes([15])  # every line-layout fold allowed
-    assert fields[13] == b"\x01"  # the model gate, on by default since 2026-12-01
+    assert fields[13] == b"\x03" and fields[15] == b"\x01"  # the router, context mixing
     assert fields[8] == (PRED_BIAS | PRED_MATCH).to_bytes(4, "little") == bytes([5, 0, 0, 0])
     # Field 9: order count, orders, six u8 sizes, u16 skip_min_match, 13 f64 (FORMAT.md).
     raw = fields[9]

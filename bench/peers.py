@@ -1,0 +1,154 @@
+"""nacz against its peers, side by side on the same inputs (issue 32, item 4).
+
+    python bench/peers.py [--tools LIST] [--jsonl FILE] FILE[:N] ...
+    python bench/peers.py --table FILE.jsonl [FILE.jsonl ...]
+
+For every input (its first N bytes when given) and tool: compressed bytes, bits per byte,
+seconds to compress and to decompress (wall clock, one run each, whole processes: model
+loads and interpreter start-ups included), and a byte-for-byte check of the round trip
+(a failed one stops the run). Tools, in this order:
+
+    nacz            the default (level 6: the calibrated router, context mixing off the model)
+    nacz-1          level 1 (no model: PPMd, ZPAQ, LZMA2 or zstd by trial)
+    nacz-gate0      --model-gate 0 (every text segment on the model)
+    xz-9e, zstd-19  xz -9e, zstd -19 --long
+    ppmd16          PPMd var. H order 16, 16 MiB (pyppmd, as py7zr uses it)
+    zpaq-m5         zpaq 7.15 -m5 -t1 (Debian's zpaq; the archive's size)
+
+Each result is one JSON row (``--jsonl`` appends them); ``--table`` prints the rows of one
+or more runs as the README's markdown table. Run one model job at a time: the nacz rows
+use both cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+NACZ = [sys.executable, "-m", "nacz"]
+_PPMD = ("import sys, pyppmd; d = sys.stdin.buffer.read(); "
+         "sys.stdout.buffer.write({})")
+TOOLS: dict[str, tuple[list[str], list[str]]] = {
+    "nacz": (NACZ + ["-c"], NACZ + ["-dc"]),
+    "nacz-1": (NACZ + ["-1", "-c"], NACZ + ["-dc"]),
+    "nacz-gate0": (NACZ + ["compress", "-c", "--model-gate", "0"], NACZ + ["-dc"]),
+    "xz-9e": (["xz", "-9e", "-c"], ["xz", "-dc"]),
+    "zstd-19": (["zstd", "-19", "--long", "-c", "-q"], ["zstd", "-d", "--long", "-c", "-q"]),
+    "ppmd16": ([sys.executable, "-c", _PPMD.format(
+                   "pyppmd.compress(d, max_order=16, mem_size=16 << 20)")],
+               [sys.executable, "-c", _PPMD.format(
+                   "pyppmd.decompress(d, max_order=16, mem_size=16 << 20)")]),
+    "zpaq-m5": (["zpaq"], ["zpaq"]),  # file-based: see _zpaq
+}
+
+
+def _read(spec: str) -> tuple[str, bytes]:
+    path, _, limit = spec.rpartition(":") if spec.rpartition(":")[2].isdigit() else (spec, "", "")
+    data = Path(path).read_bytes()
+    return Path(path).name + (f":{limit}" if limit else ""), data[: int(limit)] if limit else data
+
+
+def _pipe(cmd: list[str], data: bytes) -> tuple[bytes, float]:
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, input=data, capture_output=True)
+    if p.returncode:
+        raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.decode(errors='replace').strip()}")
+    return p.stdout, time.perf_counter() - t0
+
+
+def _zpaq(data: bytes) -> tuple[int, float, float, bytes]:
+    with tempfile.TemporaryDirectory() as tmp:
+        src, arc, out = Path(tmp, "in"), Path(tmp, "a.zpaq"), Path(tmp, "out")
+        src.write_bytes(data)
+        t0 = time.perf_counter()
+        subprocess.run(["zpaq", "a", str(arc), "in", "-m5", "-t1"], cwd=tmp,
+                       capture_output=True, check=True)
+        tc = time.perf_counter() - t0
+        out.mkdir()
+        t0 = time.perf_counter()
+        subprocess.run(["zpaq", "x", str(arc), "-to", str(out), "-t1"], cwd=tmp,
+                       capture_output=True, check=True)
+        td = time.perf_counter() - t0
+        return arc.stat().st_size, tc, td, (out / "in").read_bytes()
+
+
+def measure(name: str, data: bytes, tool: str) -> dict:
+    if tool == "zpaq-m5":
+        size, tc, td, back = _zpaq(data)
+    else:
+        enc, dec = TOOLS[tool]
+        packed, tc = _pipe(enc, data)
+        back, td = _pipe(dec, packed)
+        size = len(packed)
+    if back != data:
+        raise RuntimeError(f"{name}: {tool} round trip FAILED")
+    return {"input": name, "tool": tool, "bytes": len(data), "compressed": size,
+            "bits_per_byte": 8 * size / max(1, len(data)), "compress_s": round(tc, 3),
+            "decompress_s": round(td, 3),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def table(rows: list[dict]) -> str:
+    tools = [t for t in TOOLS if any(r["tool"] == t for r in rows)]
+    inputs = list(dict.fromkeys(r["input"] for r in rows))
+    by = {(r["input"], r["tool"]): r for r in rows}
+    lines = ["| input | bytes | " + " | ".join(tools) + " |",
+             "|---|---|" + "---|" * len(tools)]
+    for name in inputs:
+        cells = []
+        for t in tools:
+            r = by.get((name, t))
+            cells.append("–" if r is None else
+                         f"{r['compressed']:,} B, {r['bits_per_byte']:.3f}, "
+                         f"{r['compress_s']:.1f} / {r['decompress_s']:.1f} s")
+        n = next(r["bytes"] for r in rows if r["input"] == name)
+        lines.append(f"| {name} | {n:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("inputs", nargs="*")
+    ap.add_argument("--tools", default=",".join(TOOLS), help="comma list of " + ", ".join(TOOLS))
+    ap.add_argument("--jsonl", type=Path)
+    ap.add_argument("--table", nargs="+", type=Path, metavar="JSONL")
+    args = ap.parse_args(argv)
+    if args.table:
+        rows = [json.loads(line) for p in args.table for line in p.read_text().splitlines()
+                if line.strip()]
+        print(table(rows))
+        return 0
+    tools = [t for t in args.tools.split(",") if t]
+    unknown = [t for t in tools if t not in TOOLS]
+    if unknown:
+        ap.error(f"unknown tools: {', '.join(unknown)}")
+    missing = [t for t in tools if not shutil.which(TOOLS[t][0][0])]
+    if missing:
+        print(f"skipped (not installed): {', '.join(missing)}", file=sys.stderr)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    rows = []
+    for spec in args.inputs:
+        name, data = _read(spec)
+        for tool in tools:
+            if tool in missing:
+                continue
+            row = measure(name, data, tool)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            if args.jsonl:
+                with args.jsonl.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+    print(table(rows), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
