@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -147,3 +148,81 @@ def test_files_of_older_versions_still_decode(codec, neural, version):
     bad = replace(old, numerics_fingerprint=bytes(16))
     with pytest.raises(NumericsMismatchError):
         codec.decompress(_legacy_bytes(bad, version) + payloads)
+
+
+# -- context-mixing payloads (kinds 7 and 8) through the whole decompression path --------
+
+_TABLE = b"".join(struct.pack("<IHhf", i * 37, (i * i) % 65521, -i, i / 7) for i in range(400))
+
+
+@pytest.fixture(scope="module", params=["ppmd", "zpaq"])
+def offmodel_file(codec, request):
+    from nacz.config import level_config
+    from nacz.formats import SEGMENT_PPMD, SEGMENT_ZPAQ
+
+    data = {"ppmd": SAMPLE[:43] * 6, "zpaq": _TABLE}[request.param]
+    blob = codec.compress(data, level_config(1))
+    header, _ = _split(blob)
+    want = {"ppmd": SEGMENT_PPMD, "zpaq": SEGMENT_ZPAQ}[request.param]
+    assert [s.kind for s in header.segments] == [want]
+    assert codec.decompress(blob) == data
+    return blob, data
+
+
+def test_every_truncation_of_an_offmodel_file_fails_cleanly(codec, offmodel_file):
+    blob, _ = offmodel_file
+    for n in range(len(blob)):
+        with pytest.raises(CLEAN_ERRORS):
+            codec.decompress(blob[:n])
+
+
+def test_every_bit_flip_of_an_offmodel_file_is_detected(codec, offmodel_file):
+    blob, _ = offmodel_file
+    step = max(1, len(blob) // 300)  # at most ~300 bytes: the ZPAQ file is 1.2 KB
+    for i in range(0, len(blob), step):
+        for bit in range(8):
+            bad = bytearray(blob)
+            bad[i] ^= 1 << bit
+            with pytest.raises(CLEAN_ERRORS):
+                codec.decompress(bytes(bad))
+
+
+def _with_payload(blob: bytes, payload: bytes) -> bytes:
+    """The file with its one payload replaced and the payload's CRC-32 made to match, so
+    the damage reaches the segment's decoder instead of the container's check."""
+    import zlib
+    from dataclasses import replace
+
+    header, _ = _split(blob)
+    seg = replace(header.segments[0], payload_length=len(payload),
+                  payload_crc32=zlib.crc32(payload))
+    return replace(header, segments=(seg,)).to_bytes() + payload
+
+
+@settings(derandomize=True, max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_forged_offmodel_payloads_with_valid_crcs_fail_cleanly(codec, offmodel_file, data):
+    """Flipped, truncated or random payloads whose CRC-32 matches: the decoder itself (in
+    its child process) must fail cleanly, or the data CRC-32 catch wrong bytes. (A flip
+    may leave the output intact, e.g. PPMd's order 16 -> 17 on a short text: then the
+    original comes back, which is no loss.)"""
+    blob, original = offmodel_file
+    _, payload = _split(blob)
+    how = data.draw(st.sampled_from(["flip", "truncate", "random"]))
+    if how == "flip":
+        bad = bytearray(payload)
+        i = data.draw(st.integers(0, len(bad) - 1))
+        bad[i] ^= data.draw(st.integers(1, 255))
+    elif how == "truncate":
+        bad = payload[: data.draw(st.integers(0, len(payload) - 1))]
+    else:
+        bad = payload[:2] + data.draw(st.binary(min_size=0, max_size=400))
+    if bytes(bad) == payload:
+        return
+    try:
+        out = codec.decompress(_with_payload(blob, bytes(bad)))
+    except CLEAN_ERRORS as exc:
+        assert "\n" not in str(exc)
+        return
+    assert out == original
