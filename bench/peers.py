@@ -58,7 +58,7 @@ def _read(spec: str) -> tuple[str, bytes]:
 
 def _pipe(cmd: list[str], data: bytes) -> tuple[bytes, float]:
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, input=data, capture_output=True)
+    p = subprocess.run(cmd, input=data, capture_output=True, check=False)
     if p.returncode:
         raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.decode(errors='replace').strip()}")
     return p.stdout, time.perf_counter() - t0
@@ -93,7 +93,7 @@ def measure(name: str, data: bytes, tool: str) -> dict:
     return {"input": name, "tool": tool, "bytes": len(data), "compressed": size,
             "bits_per_byte": 8 * size / max(1, len(data)), "compress_s": round(tc, 3),
             "decompress_s": round(td, 3),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
 
 
 def table(rows: list[dict]) -> str:

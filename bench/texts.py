@@ -42,6 +42,26 @@ def _uncompressed_pdf(path: str) -> bytes:
         return out.read_bytes()
 
 
+def _base64_of(path: str) -> bytes:
+    """A compressed file written as base64 (76-column lines): text with no redundancy a
+    language model can see."""
+    import base64
+
+    return base64.encodebytes(Path(path).read_bytes())
+
+
+def _hexdump(path: str) -> bytes:
+    """An xxd-style dump of a binary: offsets, 16 bytes in hex, their printable ASCII."""
+    data = Path(path).read_bytes()[:8192]
+    lines = []
+    for i in range(0, len(data), 16):
+        row = data[i:i + 16]
+        hexes = " ".join(row[j:j + 2].hex() for j in range(0, len(row), 2))
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
+        lines.append(f"{i:08x}: {hexes:<39}  {text}")
+    return ("\n".join(lines) + "\n").encode()
+
+
 #: name -> (what it is, how to get its bytes, offset of the cut)
 EXTRA = {
     "iso3166_2.xml": ("XML data dump", lambda: Path("/usr/share/xml/iso-codes/iso_3166-2.xml").read_bytes(), 40_000),
@@ -53,6 +73,8 @@ EXTRA = {
     "tarfile.py": ("Python source (the standard library's tarfile.py)", lambda: (PYLIB / "tarfile.py").read_bytes(), 20_000),
     "object.h": ("C header (CPython's object.h)", lambda: (Path(sys.base_prefix) / "include/python3.11/object.h").read_bytes(), 0),
     "dpkg.log": ("dpkg log", lambda: Path("/var/log/dpkg.log").read_bytes(), 0),
+    "base64_gz.txt": ("base64 of a gzip file (binutils-common changelog.Debian.gz)", lambda: _base64_of("/usr/share/doc/binutils-common/changelog.Debian.gz"), 0),
+    "hexdump.txt": ("xxd-style hex dump of /usr/bin/ls", lambda: _hexdump("/usr/bin/ls"), 0),
 }
 
 

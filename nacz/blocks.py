@@ -182,5 +182,24 @@ def gate_estimate(backend, piece: bytes, tokens: np.ndarray, cfg: CodecConfig | 
     sample_bytes = int(token_lengths(backend)[window[b - a:]].sum())
     fed = np.where(window < n_vocab, window, escape_standin(backend))
     bits = backend.sequence_cost_bits(fed, cfg.start_token, b - a)
+    learning = None
+    if gate == MODEL_GATE_ROUTER:
+        learning = _learning_factor(piece, tokens, a, b, c, token_lengths(backend))
     return GateEstimate(len(piece), len(tokens), bits / max(1, sample_bytes),
-                        8 * len(classic[1]) / len(piece), gate), classic
+                        8 * len(classic[1]) / len(piece), gate, learning), classic
+
+
+def _learning_factor(piece: bytes, tokens, a: int, b: int, c: int, lengths) -> float:
+    """PPMd's bits per byte on the whole of ``piece`` over its bits per byte on the sample's
+    bytes (tokens [b, c)) after the sample's context (tokens [a, b)): how much a coder that
+    learns from the whole segment gains over what the sample saw (nacz.model_gate)."""
+    from .cm_codecs import compress_ppmd
+
+    def nbytes(i: int, j: int) -> int:
+        return int(lengths[np.asarray(tokens[i:j], dtype=np.int64)].sum())
+
+    start, context, sample = nbytes(0, a), nbytes(a, b), nbytes(b, c)
+    span = piece[start : start + context + sample]
+    sample_bits = 8 * (len(compress_ppmd(span)) - len(compress_ppmd(span[:context])))
+    whole = 8 * len(compress_ppmd(piece)) / len(piece)
+    return whole / (max(8, sample_bits) / max(1, sample))

@@ -34,7 +34,7 @@ def main() -> int:
     except MemoryError:
         print("the decoder ran out of its memory", file=sys.stderr)
         return 3
-    except Exception as exc:  # one line for the parent; the library's own words
+    except Exception as exc:  # noqa: BLE001 -- any failure: one line for the parent
         print(" ".join(str(exc).split())[:200] or type(exc).__name__, file=sys.stderr)
         return 3
     sys.stdout.buffer.write(out)

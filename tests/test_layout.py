@@ -119,7 +119,7 @@ def test_a_damaged_layout_never_hangs_and_gives_other_bytes():
 
 
 def test_layout_is_a_recorded_config_field():
-    cfg = CodecConfig(model_gate=0)  # config preset 2: the folds' default before the gate
+    cfg = CodecConfig(model_gate=0, offmodel=0)  # config preset 2: the default before the gate
     assert cfg.layout == LAYOUT_ALL
     assert config_to_fields(cfg, compact=True) == {10: b"\x02"}
     assert config_from_fields({10: b"\x02"}) == cfg
@@ -142,7 +142,7 @@ def codec():
 #: Two shards of about 6,500 bytes of CR LF prose wrapped at 64 columns: large enough that
 #: each shard's folds pay for their prefix (smaller texts are left as they are).
 # model_gate=0: the config the golden file below was made with (before the gate).
-_SHARDED = CodecConfig(min_shard_tokens=1000, max_streams=2, model_gate=0)
+_SHARDED = CodecConfig(min_shard_tokens=1000, max_streams=2, model_gate=0, offmodel=0)
 
 
 @pytest.fixture(scope="module")

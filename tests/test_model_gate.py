@@ -108,3 +108,32 @@ def test_a_dense_log_is_sampled_and_kept(codec):
     blob = codec.compress(data, CodecConfig(model_gate=1))
     assert _kinds(blob) & set(NEURAL_KINDS)
     assert codec.decompress(blob) == data
+
+
+def test_the_router_keeps_a_segment_unless_the_model_saves_under_its_share():
+    from nacz.config import MODEL_GATE_ROUTER
+    from nacz.model_gate import ROUTER_CALIBRATION, ROUTER_KEEP_SHARE
+
+    off, learning = 2.0, 0.8
+    # the sample at the boundary: estimate = calibration x sample x learning factor
+    edge = (1 - ROUTER_KEEP_SHARE) * off / ROUTER_CALIBRATION / learning
+    keep = GateEstimate(4000, 3000, edge, off, MODEL_GATE_ROUTER, learning)
+    drop = GateEstimate(4000, 3000, edge * 1.001, off, MODEL_GATE_ROUTER, learning)
+    assert keep.model_pays and not drop.model_pays
+    assert keep.model_bits_per_byte == pytest.approx(ROUTER_CALIBRATION * edge * learning)
+    # a segment that learns less (factor 1) at the same sample cost leaves the model
+    assert not GateEstimate(4000, 3000, edge, off, MODEL_GATE_ROUTER, 1.0).model_pays
+    assert GateEstimate(4000, 1000, gate=MODEL_GATE_ROUTER).model_pays  # not sampled
+
+
+def test_the_router_sends_random_text_off_the_model_and_round_trips(codec):
+    from nacz.config import CodecConfig
+    from nacz.formats import SEGMENT_PPMD, SEGMENT_ZPAQ
+
+    data = _random_text("hex", 3000)
+    blob = codec.compress(data, CodecConfig())
+    kinds = _kinds(blob)
+    assert not (kinds & set(NEURAL_KINDS)), kinds
+    assert codec.decompress(blob) == data
+    # hex digits: 4 bits of entropy a byte; the context-mixing codecs get close to it
+    assert kinds <= {SEGMENT_PPMD, SEGMENT_ZPAQ, 1, 2, 3}

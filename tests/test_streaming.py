@@ -97,7 +97,7 @@ def _sub_block_cases():
     text = _alice(2000, 2300)
     binary = (bytes(rng.getrandbits(8) for _ in range(150_000)) + bytes(60_000)
               + corpus_path("sum").read_bytes()[:30000])
-    plain = CodecConfig(layout=0, model_gate=0)
+    plain = CodecConfig(layout=0, model_gate=0, offmodel=0)  # as before the CM codecs
     return {
         "empty": (b"", plain, True,
                   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
@@ -107,7 +107,7 @@ def _sub_block_cases():
                     "44468507cfc0b14b793adb9a62660cf86834ec70d8b1679ffe9c513ca5cdcc0a"),
         "text300_sharded": (
             text, CodecConfig(min_shard_tokens=20, max_streams=2, predictors=0, layout=0,
-                              model_gate=0), True,
+                              model_gate=0, offmodel=0), True,
             "0591d235fb50d9e08be9cc717cced6ec66599095b11cdb11bfa4a409c5f686a9",
             "987051d6f4dced7ff14a8360f409f7c448772711134632c09583743bd30cb762"),
         "binary": (binary, plain, True,
