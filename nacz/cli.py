@@ -789,8 +789,9 @@ read standard input and write standard output. tar -I nacz works.
   -l, --list         list sizes and ratios from each FILE's header
   -q, --quiet        print nothing but errors
   -v, --verbose      a line per file (sizes and bits per byte), OK per tested file
-  -1 ... -9          compression level: -1 (--fast) no model, the classic codecs;
-                     -6 the default; -9 (--best) the smallest, about 2.5x the time
+  -1 ... -9          compression level: -1 (--fast) no model (PPMd, ZPAQ, LZMA2 or
+                     zstd); -6 the default; -9 (--best) the smallest, every text on
+                     the model, several times the default's time
   -T, --threads N    CPU threads for the model (never changes the output)
       --workers N    worker processes; --model FILE a GGUF model
   -h, --help         this help; nacz COMMAND --help for a command's options
