@@ -67,12 +67,13 @@ def ppmd_mem_log(n: int) -> int:
 
 
 def compress_ppmd(data) -> bytes:
-    import pyppmd
-
-    n = len(data)
-    mem_log = ppmd_mem_log(n)
-    enc = pyppmd.Ppmd7Encoder(PPMD_ORDER, 1 << mem_log)
-    return bytes([PPMD_ORDER, mem_log]) + enc.encode(bytes(data)) + enc.flush(endmark=False)
+    """The PPMd payload of ``data``. The encoder runs in a child process too: pyppmd's
+    encoder never releases the buffers it is given (measured: every block's bytes stayed
+    alive), so in this process memory would grow with the input."""
+    mem_log = ppmd_mem_log(len(data))
+    stream = _run_child("ppmd-encode", bytes(data), PPMD_ORDER, 1 << mem_log,
+                        int(CHILD_BASE_SECONDS + CHILD_SECONDS_PER_BYTE * len(data)), "PPMd")
+    return bytes([PPMD_ORDER, mem_log]) + stream
 
 
 def compress_zpaq(data) -> bytes:
@@ -110,6 +111,17 @@ def decompress_zpaq(payload: bytes, expected_length: int) -> bytes:
 def _decode_in_child(codec: str, payload: bytes, n: int, memory: int) -> bytes:
     seconds = int(CHILD_BASE_SECONDS + CHILD_SECONDS_PER_BYTE * n)
     name = {"ppmd": "PPMd", "zpaq": "ZPAQ"}[codec]
+    out = _run_child(codec, payload, n, memory, seconds, name, limit=n + 1)
+    if len(out) > n:
+        raise BinaryCodecError(f"{name} segment decodes to more than {n} bytes")
+    if len(out) != n:
+        raise BinaryCodecError(f"{name} segment decoded to {len(out)} bytes, expected {n}")
+    return out
+
+
+def _run_child(codec: str, payload: bytes, n: int, memory: int, seconds: int, name: str,
+               limit: int | None = None) -> bytes:
+    """The child's output (at most ``limit`` bytes; the child is killed past them)."""
     try:
         proc = subprocess.Popen(
             [sys.executable, "-I", str(_CHILD), codec, str(n), str(memory), str(seconds)],
@@ -128,10 +140,10 @@ def _decode_in_child(codec: str, payload: bytes, n: int, memory: int) -> bytes:
             proc.stdin.close()
         except BrokenPipeError:
             pass  # the child died early; its status says why
-        out = _read_at_most(proc.stdout, n + 1)
-        if len(out) > n:
+        out = _read_at_most(proc.stdout, limit)
+        if limit is not None and len(out) >= limit:
             proc.kill()
-            raise BinaryCodecError(f"{name} segment decodes to more than {n} bytes")
+            return out
         status = proc.wait()
     finally:
         if proc.poll() is None:
@@ -148,16 +160,16 @@ def _decode_in_child(codec: str, payload: bytes, n: int, memory: int) -> bytes:
             reason = f"the decoder {reason}"
         else:
             reason = why[-1] if why else f"the decoder failed (status {status})"
+        if codec == "ppmd-encode":
+            raise BinaryCodecError(f"the PPMd encoder failed: {reason}")
         raise BinaryCodecError(f"{name} segment is corrupt: {reason}")
-    if len(out) != n:
-        raise BinaryCodecError(f"{name} segment decoded to {len(out)} bytes, expected {n}")
     return out
 
 
-def _read_at_most(stream, limit: int) -> bytes:
+def _read_at_most(stream, limit: int | None) -> bytes:
     chunks, got = [], 0
-    while got < limit:
-        chunk = stream.read(min(1 << 20, limit - got))
+    while limit is None or got < limit:
+        chunk = stream.read(1 << 20 if limit is None else min(1 << 20, limit - got))
         if not chunk:
             break
         chunks.append(chunk)
