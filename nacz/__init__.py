@@ -32,6 +32,7 @@ from .errors import (  # noqa: E402  (errors are plain Python)
 
 __all__ = [
     "__version__",
+    "open",
     "compress",
     "decompress",
     "compress_stream",
@@ -58,6 +59,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "open": "fileobj",
     "compress": "api",
     "decompress": "api",
     "compress_stream": "api",

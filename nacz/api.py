@@ -25,9 +25,15 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator
 
 from . import formats
-from .blocks import BlockPlanner, METHOD_OF_KIND, READ_SIZE, read_blocks
+from .blocks import METHOD_OF_KIND, READ_SIZE, BlockCutter, BlockPlanner, read_blocks
 from .config import CodecConfig
-from .errors import CorruptDataError, TokenizationError, UsageError, raises_public_errors
+from .errors import (
+    CorruptDataError,
+    TokenizationError,
+    UsageError,
+    public_errors,
+    raises_public_errors,
+)
 from .header import CheckedHeader, SegmentTable, check_header, check_model, make_header
 from .model_file import ModelFile, resolve_model
 
@@ -79,18 +85,64 @@ class _Meter:
 
 
 class _CountingBlocks:
-    """The input's blocks, with the length and CRC of everything read so far."""
+    """Blocks passing by, their length and CRC added to ``into`` (a :class:`_Spool`)."""
 
-    def __init__(self, src: BinaryIO, block_size: int):
-        self._blocks = read_blocks(src, block_size)
-        self.n_bytes = 0
-        self.crc32 = 0
+    def __init__(self, blocks, into: _Spool):
+        self._blocks = blocks
+        self._into = into
 
     def __iter__(self) -> Iterator[bytes]:
         for data in self._blocks:
-            self.n_bytes += len(data)
-            self.crc32 = zlib.crc32(data, self.crc32)
+            self._into.count_input(data)
             yield data
+
+
+class _Spool:
+    """One compression's coded blocks: their payloads wait here (memory, then a temporary
+    file) until the header, which lists them, can be written."""
+
+    def __init__(self, codec: Codec, cfg: CodecConfig, meter: _Meter):
+        import tempfile
+
+        self._codec, self._cfg, self._meter = codec, cfg, meter
+        self._table = SegmentTable()
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)
+        self.n_bytes = 0
+        self.crc32 = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def count_input(self, data: bytes) -> None:
+        self.n_bytes += len(data)
+        self.crc32 = zlib.crc32(data, self.crc32)
+
+    def add(self, block) -> None:
+        """A coded block (:meth:`Codec.code_blocks`), in input order."""
+        payloads = self._table.add_block(block)
+        for payload in payloads:
+            self._file.write(payload)
+        self._meter.advance(block.n_bytes, 8 * sum(map(len, payloads)))
+
+    def write_file(self, dst: BinaryIO) -> int:
+        """Write the nacz file (header, then the payloads) to ``dst``; its length."""
+        import shutil
+
+        cfg, table = self._cfg, self._table
+        fingerprint = self._codec.runner.fingerprint(cfg) if table.has_neural else None
+        header = make_header(self._codec.model_file, fingerprint, cfg, table, self.n_bytes,
+                             self.crc32)
+        head = header.to_bytes()
+        dst.write(head)
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, dst, READ_SIZE)
+        return len(head) + header.payload_length
 
 
 @dataclass(frozen=True)
@@ -250,31 +302,22 @@ class Codec:
         input: the input is read a block at a time, and payloads wait in a spool (memory,
         then a temporary file) until the header, which lists them, has been written.
         """
-        import shutil
-        import tempfile
-
         if isinstance(src, (bytes, bytearray, memoryview)):
             src = io.BytesIO(bytes(src))
+        cfg = self._checked_config(config)
+        meter = _Meter(progress, _remaining_size(src) if progress is not None else None)
+        with _Spool(self, cfg, meter) as spool:
+            for block in self.code_blocks(_CountingBlocks(read_blocks(src, cfg.block_size),
+                                                          spool), self.planner(cfg, hybrid),
+                                          meter):
+                spool.add(block)
+            return spool.write_file(dst)
+
+    def _checked_config(self, config: CodecConfig | None) -> CodecConfig:
         cfg = config or CodecConfig()
         if cfg.start_token >= self.backend.n_vocab:
             raise TokenizationError(f"start token {cfg.start_token} is not in the vocabulary")
-        meter = _Meter(progress, _remaining_size(src) if progress is not None else None)
-        blocks = _CountingBlocks(src, cfg.block_size)
-        table = SegmentTable()
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
-            for block in self.code_blocks(blocks, self.planner(cfg, hybrid), meter):
-                payloads = table.add_block(block)
-                for payload in payloads:
-                    spool.write(payload)
-                meter.advance(block.n_bytes, 8 * sum(map(len, payloads)))
-            fingerprint = self.runner.fingerprint(cfg) if table.has_neural else None
-            header = make_header(self.model_file, fingerprint, cfg, table, blocks.n_bytes,
-                                 blocks.crc32)
-            head = header.to_bytes()
-            dst.write(head)
-            spool.seek(0)
-            shutil.copyfileobj(spool, dst, READ_SIZE)
-            return len(head) + header.payload_length
+        return cfg
 
     def code_blocks(self, blocks, planner: BlockPlanner, meter: _Meter | None = None):
         """Plan each block of ``blocks`` (an iterable of bytes) and yield it once all its
@@ -316,27 +359,45 @@ class Codec:
         can come after some output was written: callers that must not leave partial
         output (the CLI) write to a temporary file.
         """
-        checked = check_header(formats.read_header(src), self.model_file)
-        header = checked.header
-        if checked.members:
-            self.runner.check_numerics(checked.config, header.numerics_fingerprint)
-        reader = formats.PayloadReader(src, header)
-        meter = _Meter(progress, header.original_length)
-        n_bytes, crc = 0, 0
-        for span, pieces in self.decode_units(checked, reader, meter):
-            for j, piece in zip(span, pieces):
-                seg = header.segments[j]
-                if len(piece) != seg.n_bytes or zlib.crc32(piece) != seg.data_crc32:
-                    raise CorruptDataError(
-                        f"segment {j} decoded to wrong data (checksum mismatch)")
-                dst.write(piece)
-                n_bytes += len(piece)
-                crc = zlib.crc32(piece, crc)
-            meter.advance(sum(map(len, pieces)))
-        if n_bytes != header.original_length or crc != header.original_crc32:
-            raise CorruptDataError("decoded data fails the length or checksum check")
-        reader.finish()
+        n_bytes = 0
+        for piece in self.decoded_pieces(src, progress):
+            dst.write(piece)
+            n_bytes += len(piece)
         return n_bytes
+
+    def decoded_pieces(self, src: BinaryIO, progress: ProgressFn | None = None,
+                       checked: CheckedHeader | None = None) -> Iterator[bytes]:
+        """The decoded bytes of the nacz stream ``src``, a segment at a time, each checked
+        against its length and CRC before it is yielded; the whole output's CRC and length
+        and the end of the file are checked after the last (an error raised there comes
+        after every piece). ``checked``: the header, already read from ``src``."""
+        with public_errors():
+            if checked is None:
+                checked = self.checked_header(src)
+            header = checked.header
+            if checked.members:
+                self.runner.check_numerics(checked.config, header.numerics_fingerprint)
+            reader = formats.PayloadReader(src, header)
+            meter = _Meter(progress, header.original_length)
+            n_bytes, crc = 0, 0
+            for span, pieces in self.decode_units(checked, reader, meter):
+                for j, piece in zip(span, pieces):
+                    seg = header.segments[j]
+                    if len(piece) != seg.n_bytes or zlib.crc32(piece) != seg.data_crc32:
+                        raise CorruptDataError(
+                            f"segment {j} decoded to wrong data (checksum mismatch)")
+                    n_bytes += len(piece)
+                    crc = zlib.crc32(piece, crc)
+                    yield piece
+                meter.advance(sum(map(len, pieces)))
+            if n_bytes != header.original_length or crc != header.original_crc32:
+                raise CorruptDataError("decoded data fails the length or checksum check")
+            reader.finish()
+
+    @raises_public_errors
+    def checked_header(self, src: BinaryIO) -> CheckedHeader:
+        """Read the header of the nacz stream ``src`` and check it against this codec."""
+        return check_header(formats.read_header(src), self.model_file)
 
     def decode_units(self, checked: CheckedHeader, reader, meter: _Meter | None = None):
         """Yield (span of segment indices, their decoded bytes) in table order: a group's
@@ -391,6 +452,47 @@ class Codec:
     @raises_public_errors
     def decompress(self, blob: bytes, progress: ProgressFn | None = None) -> bytes:
         return self.decompress_from(io.BytesIO(bytes(blob)), progress)
+
+
+class Compressor:
+    """Compression fed push-style (``nacz.open``'s writer): :meth:`feed` bytes as they
+    come, then :meth:`finish` writes the nacz file.
+
+    The file is byte for byte what :meth:`Codec.compress_to` writes for the same bytes and
+    config, however the bytes are split among calls: the same cuts
+    (:class:`nacz.blocks.BlockCutter`), plans, spool and header. Each block is coded as
+    soon as it is complete; memory holds at most one block of input.
+    """
+
+    def __init__(self, codec: Codec, config: CodecConfig | None = None, hybrid: bool = True):
+        cfg = codec._checked_config(config)
+        self._codec = codec
+        self._planner = codec.planner(cfg, hybrid)
+        self._cutter = BlockCutter(cfg.block_size)
+        self._spool = _Spool(codec, cfg, _Meter(None, None))
+
+    @raises_public_errors
+    def feed(self, data) -> None:
+        """Take ``data`` (bytes-like); code every block it completes."""
+        self._code(self._cutter.feed(data))
+
+    @raises_public_errors
+    def finish(self, dst: BinaryIO) -> int:
+        """Code the last block and write the whole file to ``dst``; returns its length."""
+        try:
+            self._code(self._cutter.finish())
+            return self._spool.write_file(dst)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop what was coded so far (``finish`` closes too)."""
+        self._spool.close()
+
+    def _code(self, blocks) -> None:
+        for block in self._codec.code_blocks(_CountingBlocks(blocks, self._spool),
+                                             self._planner):
+            self._spool.add(block)
 
 
 def _tokens_payload(payload):

@@ -63,26 +63,44 @@ class Block:
     n_bytes: int
 
 
-def read_blocks(src: BinaryIO, block_size: int) -> Iterator[bytes]:
-    """The input, cut into blocks (see the module's invariants)."""
-    from .segmenter import block_end
+class BlockCutter:
+    """The one rule that cuts input into blocks, fed push-style (``nacz.open``'s writer)
+    or pull-style (:func:`read_blocks`): the cuts depend on the bytes alone."""
 
-    buf = bytearray()
-    eof = False
-    while True:
-        while not eof and len(buf) <= block_size:
-            chunk = src.read(min(READ_SIZE, block_size + 1 - len(buf)))
-            if chunk:
-                buf += chunk
-            else:
-                eof = True
-        if len(buf) <= block_size:
-            if buf:
-                yield bytes(buf)
-            return
-        end = block_end(buf, block_size)
-        yield bytes(buf[:end])
-        del buf[:end]
+    def __init__(self, block_size: int):
+        self.block_size = block_size
+        self._buf = bytearray()
+
+    @property
+    def wanted(self) -> int:
+        """Bytes to read before the next cut can be made (at least 1)."""
+        return max(1, self.block_size + 1 - len(self._buf))
+
+    def feed(self, data) -> Iterator[bytes]:
+        """Take ``data``; yield every block that is now complete."""
+        from .segmenter import block_end
+
+        self._buf += data
+        while len(self._buf) > self.block_size:
+            # block_end reads at most block_size + 1 bytes, however many are buffered.
+            end = block_end(self._buf, self.block_size)
+            yield bytes(self._buf[:end])
+            del self._buf[:end]
+
+    def finish(self) -> Iterator[bytes]:
+        """The last block (none for an empty input)."""
+        if self._buf:
+            yield bytes(self._buf)
+            self._buf.clear()
+
+
+def read_blocks(src: BinaryIO, block_size: int) -> Iterator[bytes]:
+    """The input, cut into blocks (see the module's invariants); never more than one block
+    and one byte are buffered."""
+    cutter = BlockCutter(block_size)
+    while chunk := src.read(min(READ_SIZE, cutter.wanted)):
+        yield from cutter.feed(chunk)
+    yield from cutter.finish()
 
 
 class BlockPlanner:
