@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from nacz.api import Codec
-from nacz.codec import TokenModels, cdf_cost, escape_cost, escape_flags, lockstep
+from nacz.codec import CodingStep, CostSide, TokenModels, lockstep
 from nacz.config import (
     PRED_ALL,
     PRED_APM,
@@ -134,29 +134,37 @@ def main(argv=None) -> int:
     n_s = len(streams)
     lengths = np.array([len(t) for t in streams])
     models = [TokenModels(n_s, V, c) for c in cfgs]
-    esc = escape_flags(n_s)
-    bits = np.zeros((len(cfgs), n_s))
+    # one measuring step per configuration, all driven by one lockstep over the same calls
+    sides = [CostSide(streams) for _ in cfgs]
+    steps = [CodingStep(side, m, n_s) for side, m in zip(sides, models)]
     esc_bits = np.array([outside for _, _, _, outside in inputs], dtype=float)
     pred_time = np.zeros(len(cfgs))
     t_start = time.perf_counter()
 
-    def measure(s: int, row, step: int) -> int:
-        tok = int(streams[s][step])
-        escaped = tok >= V
-        esc_bits[s] += escape_cost(esc, s, tok, V)
-        for c, m in enumerate(models):
-            tc = time.perf_counter()
-            if not escaped:
-                cdf = m.cdf(s, row if m.wants_logits(s) else None)
-                bits[c, s] += cdf_cost(cdf, tok)
-            m.update(s, tok)
-            pred_time[c] += time.perf_counter() - tc
-        if step and step % 2000 == 0 and s == n_s - 1:
-            el = time.perf_counter() - t_start
-            print(f"step {step}/{lengths.max()} {el:.0f} s", file=sys.stderr, flush=True)
-        return tok
+    class Measure:
+        """Every configuration's step on each id; the model's logits come for all."""
 
-    lockstep(backend, lengths, base, measure)
+        def __call__(self, s: int, row, step: int) -> int:
+            for c, sub in enumerate(steps):
+                tc = time.perf_counter()
+                tok = sub(s, row if sub.wants_logits(s) else None, step)
+                pred_time[c] += time.perf_counter() - tc
+            if step and step % 2000 == 0 and s == n_s - 1:
+                el = time.perf_counter() - t_start
+                print(f"step {step}/{lengths.max()} {el:.0f} s", file=sys.stderr, flush=True)
+            return tok
+
+        def wants_logits(self, s: int) -> bool:
+            return True
+
+        def prepare(self, streams, logits, want) -> None:
+            pass
+
+        def coded_bits(self) -> int:
+            return 0
+
+    lockstep(backend, lengths, base, Measure())
+    bits = np.array([[float(b.sum()) for b in side.bits] for side in sides])
     wall = time.perf_counter() - t_start
     model_time = wall - pred_time.sum()  # the lockstep calls, plus the loop's own upkeep
 

@@ -34,8 +34,7 @@ V = 49152
 def _child(threads: int, streams: list[int], steps: int, configs: list[str]) -> list[dict]:
     import numba
 
-    from nacz.codec import TokenModels, escape_flags
-    from nacz.coder import ArithmeticEncoder
+    from nacz.codec import CodingStep, EncodeSide, TokenModels
     from nacz.config import PRED_ALL, PRED_SHARED, PRED_SYNC, CodecConfig
 
     cfgs = {"sync": CodecConfig(predictors=PRED_ALL | PRED_SHARED | PRED_SYNC),
@@ -53,33 +52,28 @@ def _child(threads: int, streams: list[int], steps: int, configs: list[str]) -> 
             ids = [np.concatenate([phrases[int(i)] for i in rng.integers(0, 60, size=steps)])
                    [:steps + 1] for _ in range(n)]
             models = TokenModels(n, V, cfg, threads=threads)
-            esc = escape_flags(n)
-            encs = [ArithmeticEncoder() for _ in range(n)]
+            coding = CodingStep(EncodeSide(ids), models, n)
             order = np.arange(n, dtype=np.int64)
             want = np.ones(n, dtype=bool)
             logits = np.empty((n, V), dtype=np.float32)
 
-            def step(t: int, models, encs) -> None:
+            def step(t: int, coding) -> None:
                 for s in range(n):
                     logits[s] = table[int(ids[s][t - 1]) % 64 if t else 0]
-                models.prepare(order, logits, want)
+                coding.prepare(order, logits, want)
                 for s in range(n):
-                    tok = int(ids[s][t])
-                    encs[s].encode(esc.cdf(s), 0)
-                    esc.update(s, 0)
-                    encs[s].encode(models.cdf(s, logits[s]), tok)
-                    models.update(s, tok)
+                    coding(s, logits[s], t)
 
-            step(0, models, encs)  # compile or load the cache, touch every buffer
+            step(0, coding)  # compile or load the cache, touch every buffer
             t0 = time.perf_counter()
             for t in range(1, steps + 1):
-                step(t, models, encs)
+                step(t, coding)
             dt = time.perf_counter() - t0
             out.append({"config": name, "threads": threads, "streams": n, "steps": steps,
                         "pool": numba.config.NUMBA_NUM_THREADS,
                         "tokens_per_s": round(n * steps / dt, 1),
                         "us_per_token": round(dt / (n * steps) * 1e6, 1)})
-            del models, encs
+            del models, coding
     return out
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from nacz.api import Codec
-from nacz.codec import TokenModels, cdf_cost, escape_cost, escape_flags, lockstep, token_models
+from nacz.codec import CodingStep, CostSide, TokenModels, lockstep, token_models
 from nacz.config import (
     DEFAULT_STRUCT_CONTEXTS,
     PRED_ALL,
@@ -84,17 +84,29 @@ def cache(args) -> int:
     have = [np.zeros(len(t), dtype=bool) for t in streams]
     t0 = time.perf_counter()
 
-    def measure(s: int, row, step: int) -> int:
-        tok = int(streams[s][step])
-        if row is not None:
-            rows[s][step] = row
-            have[s][step] = True
-        if step and step % 1000 == 0 and s == 0:
-            print(f"step {step} {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-        return tok
+    class Collect:
+        """Keeps every logits row the model gives (a lockstep step that codes nothing)."""
+
+        def __call__(self, s: int, row, step: int) -> int:
+            if row is not None:
+                rows[s][step] = row
+                have[s][step] = True
+            if step and step % 1000 == 0 and s == 0:
+                print(f"step {step} {time.perf_counter() - t0:.0f} s", file=sys.stderr,
+                      flush=True)
+            return int(streams[s][step])
+
+        def wants_logits(self, s: int) -> bool:
+            return True
+
+        def prepare(self, streams, logits, want) -> None:
+            pass
+
+        def coded_bits(self) -> int:
+            return 0
 
     lengths = np.array([len(t) for t in streams])
-    lockstep(backend, lengths, base, measure)
+    lockstep(backend, lengths, base, Collect())
     wall = time.perf_counter() - t0
     meta = []
     for i, ((name, data), toks) in enumerate(zip(inputs, streams)):
@@ -111,17 +123,12 @@ def cache(args) -> int:
 
 
 def _cost(models: TokenModels, toks: np.ndarray, logits: np.ndarray, V: int) -> tuple[float, float]:
-    esc = escape_flags(1)
-    bits = 0.0
+    side = CostSide([toks])
+    step = CodingStep(side, models, 1)
     t = time.perf_counter()
-    for step, tok in enumerate(toks):
-        tok = int(tok)
-        bits += escape_cost(esc, 0, tok, V)
-        if tok < V:
-            cdf = models.cdf(0, logits[step])
-            bits += cdf_cost(cdf, tok)
-        models.update(0, tok)
-    return bits, time.perf_counter() - t
+    for k, tok in enumerate(toks):
+        step(0, logits[k] if tok < V else None, k)
+    return float(side.bits[0].sum()), time.perf_counter() - t
 
 
 def run(args) -> int:

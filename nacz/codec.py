@@ -83,19 +83,6 @@ def cdf_cost(cdf: np.ndarray, symbol: int) -> float:
     return -math.log2((int(cdf[symbol + 1]) - int(cdf[symbol])) / int(cdf[-1]))
 
 
-def escape_cost(esc: AdaptiveBit, s: int, tok: int, n_vocab: int) -> float:
-    """The bits stream ``s`` spends on id ``tok`` outside the token model: its escape flag,
-    plus the raw byte when the id is an escaped byte (``tok >= n_vocab``). Updates the flag
-    as coding does, so calling it once per id in order gives the coded sequence's costs;
-    a vocabulary token still costs :func:`cdf_cost` under the token model's CDF."""
-    escaped = tok >= n_vocab
-    bits = cdf_cost(esc.cdf(s), int(escaped))
-    esc.update(s, int(escaped))
-    if escaped:
-        bits += cdf_cost(UNIFORM_BYTE_CDF, tok - n_vocab)
-    return bits
-
-
 class TokenModels:
     """The probability model of vocabulary tokens, for each stream of a lockstep group."""
 
@@ -201,27 +188,132 @@ class TokenModels:
         return not (length >= cfg.skip_min_match and confidence >= cfg.skip_confidence)
 
 
-def lockstep(
-    backend: LlamaBackend,
-    lengths: Sequence[int],
-    cfg: CodecConfig,
-    code_token: Callable[[int, np.ndarray | None, int], int],
-    wants_logits: Callable[[int], bool] | None = None,
-    progress: Progress | None = None,
-    coded_bits: Callable[[], int] | None = None,
-    prepare: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
-) -> None:
-    """Drive ``code_token(stream, logits, step) -> id`` over all streams in lockstep.
+class EncodeSide:
+    """The encoder's side of :class:`CodingStep`: each stream's ids are known and go into
+    one arithmetic encoder per stream."""
+
+    def __init__(self, streams: Sequence[np.ndarray]):
+        self.streams = streams
+        self.encoders = [ArithmeticEncoder() for _ in streams]
+
+    def known_id(self, s: int, step: int) -> int | None:
+        return int(self.streams[s][step])
+
+    def symbol(self, s: int, cdf: np.ndarray, symbol: int | None) -> int:
+        self.encoders[s].encode(cdf, symbol)
+        return symbol
+
+    def coded(self, s: int, step: int, tok: int) -> None:
+        pass
+
+    def coded_bits(self) -> int:
+        return sum(e.bits_written for e in self.encoders)
+
+    def payloads(self) -> list[bytes]:
+        return [e.finish() for e in self.encoders]
+
+
+class DecodeSide:
+    """The decoder's side of :class:`CodingStep`: ids come out of one arithmetic decoder
+    per stream, into one array per stream."""
+
+    def __init__(self, payloads: Sequence[bytes], lengths: Sequence[int]):
+        self.decoders = [ArithmeticDecoder(p) for p in payloads]
+        self.ids = [np.empty(n, dtype=np.int32) for n in lengths]
+        self._bits = 8 * sum(len(p) for p in payloads)
+
+    def known_id(self, s: int, step: int) -> int | None:
+        return None
+
+    def symbol(self, s: int, cdf: np.ndarray, symbol: int | None) -> int:
+        return self.decoders[s].decode(cdf)
+
+    def coded(self, s: int, step: int, tok: int) -> None:
+        self.ids[s][step] = tok
+
+    def coded_bits(self) -> int:
+        return self._bits
+
+
+class CostSide:
+    """A measuring side of :class:`CodingStep`: the ids are known, and what an ideal coder
+    spends on each (:func:`cdf_cost`, escape flag included) lands in ``bits[s][step]``."""
+
+    def __init__(self, streams: Sequence[np.ndarray]):
+        self.streams = streams
+        self.bits = [np.zeros(len(t), dtype=np.float64) for t in streams]
+        self._pending = 0.0
+
+    def known_id(self, s: int, step: int) -> int | None:
+        return int(self.streams[s][step])
+
+    def symbol(self, s: int, cdf: np.ndarray, symbol: int | None) -> int:
+        self._pending += cdf_cost(cdf, symbol)
+        return symbol
+
+    def coded(self, s: int, step: int, tok: int) -> None:
+        self.bits[s][step] = self._pending
+        self._pending = 0.0
+
+    def coded_bits(self) -> int:
+        return round(sum(float(b.sum()) for b in self.bits))
+
+
+class CodingStep:
+    """One id of one stream, the same for every side (encode, decode, measure): the
+    stream's escape flag, then the raw byte (an escape) or the token under the token model,
+    then the models learn the id. Only ``side.symbol`` differs by direction, so the
+    encoder's and the decoder's CDFs cannot drift apart.
+
+    A side has ``known_id(s, step)`` (None when decoding), ``symbol(s, cdf, symbol)`` (codes
+    or measures ``symbol``, or decodes one, under ``cdf``; returns it), ``coded(s, step,
+    id)`` and ``coded_bits()`` (for progress).
+    """
+
+    def __init__(self, side, models: TokenModels, n_streams: int):
+        self.side = side
+        self.models = models
+        self.n_vocab = models.n_vocab
+        self.escapes = escape_flags(n_streams)
+
+    def __call__(self, s: int, logits: np.ndarray | None, step: int) -> int:
+        side, n_vocab = self.side, self.n_vocab
+        tok = side.known_id(s, step)
+        escaped = side.symbol(s, self.escapes.cdf(s), None if tok is None else int(tok >= n_vocab))
+        self.escapes.update(s, escaped)
+        if escaped:
+            byte = side.symbol(s, UNIFORM_BYTE_CDF, None if tok is None else tok - n_vocab)
+            tok = n_vocab + byte
+        else:
+            tok = side.symbol(s, self.models.cdf(s, logits), tok)
+        self.models.update(s, tok)
+        side.coded(s, step, tok)
+        return tok
+
+    def wants_logits(self, s: int) -> bool:
+        return self.models.wants_logits(s)
+
+    def prepare(self, streams: np.ndarray, logits: np.ndarray, want: np.ndarray) -> None:
+        self.models.prepare(streams, logits, want)
+
+    def coded_bits(self) -> int:
+        return self.side.coded_bits()
+
+
+def lockstep(backend: LlamaBackend, lengths: Sequence[int], cfg: CodecConfig, step,
+             progress: Progress | None = None) -> None:
+    """Drive ``step`` (a :class:`CodingStep`, or an object with its four methods) over all
+    streams in lockstep.
 
     The seam every user of the model's per-token distribution goes through (the encoder,
-    the decoder, ``bench/ablation.py``). ``code_token`` codes (or decodes, or measures)
-    the id at ``step`` of ``stream`` given the model's logits for it (a view valid during
-    the call; None where ``wants_logits(stream)`` said no); escape ids (>= n_vocab) are
-    fed to the model as the escape stand-in. ``progress(tokens, bytes, coded_bits())``
-    is called every 16 steps and at the end. ``prepare(streams, logits, want)``, if
-    given, is called once per step before any ``code_token`` of it, with the step's
-    streams, the call's logits rows and which streams have a row
-    (:meth:`TokenModels.prepare`).
+    the decoder, ``nacz.explain``, the bench). ``step(stream, logits, k) -> id`` codes (or
+    decodes, or measures) the id at step ``k`` of ``stream`` given the model's logits for
+    it (a view valid during the call; None where ``step.wants_logits(stream)`` said no);
+    escape ids (>= n_vocab) are fed to the model as the escape stand-in.
+    ``step.prepare(streams, logits, want)`` is called once per step before any id of it,
+    with the step's streams, the call's logits rows and which streams have a row
+    (:meth:`TokenModels.prepare`). ``progress(tokens, bytes, step.coded_bits())`` is
+    called every 16 steps and at the end.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     live = [s for s in range(len(lengths)) if lengths[s] > 0]
@@ -236,32 +328,28 @@ def lockstep(
         ids = np.array(live, dtype=np.int64)
         want = np.ones(len(ids), dtype=bool)
         logits = streams.advance(ids, np.full(len(ids), cfg.start_token, dtype=np.int64), want)
-        step = 0
+        k = 0
         while len(ids):
             interrupts.check()  # a Ctrl-C that a callback swallowed stops here
-            if prepare is not None:
-                prepare(ids, logits, want)
+            step.prepare(ids, logits, want)
             fed = np.empty(len(ids), dtype=np.int64)
             row = 0
-            for k, s in enumerate(ids):
-                if want[k]:
-                    tok = code_token(int(s), logits[row], step)
+            for j, s in enumerate(ids):
+                if want[j]:
+                    tok = step(int(s), logits[row], k)
                     row += 1
                 else:
-                    tok = code_token(int(s), None, step)
+                    tok = step(int(s), None, k)
                 bytes_done += int(token_bytes[tok])
-                fed[k] = tok if tok < n_vocab else standin
+                fed[j] = tok if tok < n_vocab else standin
             tokens_done += len(ids)
-            step += 1
-            more = lengths[ids] > step
+            k += 1
+            more = lengths[ids] > k
             ids, fed = ids[more], fed[more]
-            if progress is not None and (step % 16 == 0 or not len(ids)):
-                progress(tokens_done, bytes_done, coded_bits() if coded_bits else 0)
+            if progress is not None and (k % 16 == 0 or not len(ids)):
+                progress(tokens_done, bytes_done, step.coded_bits())
             if len(ids):
-                if wants_logits is not None:
-                    want = np.array([wants_logits(int(s)) for s in ids], dtype=bool)
-                else:
-                    want = np.ones(len(ids), dtype=bool)
+                want = np.array([step.wants_logits(int(s)) for s in ids], dtype=bool)
                 logits = streams.advance(ids, fed, want)
 
 
@@ -276,29 +364,13 @@ def encode_streams(
 
     ``stats``, if given, receives ``skipped``: tokens coded without the LLM's distribution.
     """
-    encoders = [ArithmeticEncoder() for _ in streams]
-    esc = escape_flags(len(streams))
-    n_vocab = backend.n_vocab
+    side = EncodeSide(streams)
     models = token_models(backend, len(streams), cfg)
-
-    def code(s: int, logits: np.ndarray | None, step: int) -> int:
-        tok = int(streams[s][step])
-        enc = encoders[s]
-        escaped = tok >= n_vocab
-        enc.encode(esc.cdf(s), int(escaped))
-        esc.update(s, int(escaped))
-        if escaped:
-            enc.encode(UNIFORM_BYTE_CDF, tok - n_vocab)
-        else:
-            enc.encode(models.cdf(s, logits), tok)
-        models.update(s, tok)
-        return tok
-
-    lockstep(backend, [len(t) for t in streams], cfg, code, models.wants_logits, progress,
-             lambda: sum(e.bits_written for e in encoders), models.prepare)
+    lockstep(backend, [len(t) for t in streams], cfg, CodingStep(side, models, len(streams)),
+             progress)
     if stats is not None:
         stats["skipped"] = stats.get("skipped", 0) + models.skipped
-    return [e.finish() for e in encoders]
+    return side.payloads()
 
 
 def decode_streams(
@@ -309,28 +381,20 @@ def decode_streams(
     progress: Progress | None = None,
 ) -> list[np.ndarray]:
     """Inverse of :func:`encode_streams`, given each stream's id count."""
-    decoders = [ArithmeticDecoder(p) for p in payloads]
-    out = [np.empty(n, dtype=np.int32) for n in lengths]
-    esc = escape_flags(len(lengths))
-    n_vocab = backend.n_vocab
+    side = DecodeSide(payloads, lengths)
     models = token_models(backend, len(lengths), cfg)
-    total_bits = 8 * sum(len(p) for p in payloads)
+    lockstep(backend, lengths, cfg, CodingStep(side, models, len(lengths)), progress)
+    return side.ids
 
-    def code(s: int, logits: np.ndarray | None, step: int) -> int:
-        dec = decoders[s]
-        escaped = dec.decode(esc.cdf(s))
-        esc.update(s, escaped)
-        if escaped:
-            tok = n_vocab + dec.decode(UNIFORM_BYTE_CDF)
-        else:
-            tok = dec.decode(models.cdf(s, logits))
-        models.update(s, tok)
-        out[s][step] = tok
-        return tok
 
-    lockstep(backend, lengths, cfg, code, models.wants_logits, progress, lambda: total_bits,
-             models.prepare)
-    return out
+def measure_streams(backend: LlamaBackend, streams: Sequence[np.ndarray],
+                    cfg: CodecConfig) -> list[np.ndarray]:
+    """What :func:`encode_streams` would spend on each id, by an ideal coder: one array of
+    bits per stream (``nacz.explain``, the bench)."""
+    side = CostSide(streams)
+    models = token_models(backend, len(streams), cfg)
+    lockstep(backend, [len(t) for t in streams], cfg, CodingStep(side, models, len(streams)))
+    return side.bits
 
 
 def escape_standin(backend: LlamaBackend) -> int:

@@ -79,27 +79,14 @@ class TokenCosts:
 def token_costs(codec, data: bytes, config: CodecConfig | None = None) -> TokenCosts:
     """The cost of every token of ``data`` coded as one stream with ``config``'s model
     settings (the defaults when None); see the module's notes."""
-    from .codec import cdf_cost, escape_cost, escape_flags, lockstep, token_models
+    from .codec import measure_streams
     from .tokenizer import vocabulary_bytes
 
     cfg = config or CodecConfig()
     backend = codec.backend
     ids = np.asarray(codec.tokenizer.encode(data), dtype=np.int64)
     n_vocab = backend.n_vocab
-    models = token_models(backend, 1, cfg)
-    esc = escape_flags(1)
-    bits = np.zeros(len(ids), dtype=np.float64)
-
-    def cost(s: int, logits, step: int) -> int:
-        tok = int(ids[step])
-        b = escape_cost(esc, 0, tok, n_vocab)
-        if tok < n_vocab:
-            b += cdf_cost(models.cdf(0, logits), tok)
-        models.update(0, tok)
-        bits[step] = b
-        return tok
-
-    lockstep(backend, [len(ids)], cfg, cost, models.wants_logits)
+    (bits,) = measure_streams(backend, [ids], cfg)
     vocab = vocabulary_bytes(backend)
     pieces = [vocab[t] if t < n_vocab else bytes([t - n_vocab]) for t in ids]
     return TokenCosts(pieces, bits)

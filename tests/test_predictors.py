@@ -253,26 +253,43 @@ def test_lockstep_skips_rows_it_does_not_want(fake):
     assert all(np.array_equal(a, b) for a, b in zip(streams, decoded))
 
 
-def test_escape_cost_is_the_flag_plus_eight_bits_for_a_raw_byte():
-    """codec.escape_cost: the Krichevsky-Trofimov flag's bits, in the order coding updates
-    it, plus exactly 8 bits for an escaped byte (coded under a uniform byte CDF)."""
+def test_an_escape_costs_the_flag_plus_eight_bits_for_a_raw_byte():
+    """codec.CodingStep measured by CostSide: the Krichevsky-Trofimov flag's bits, in the
+    order coding updates it, plus exactly 8 bits for an escaped byte (a uniform byte CDF),
+    or the token model's cost of a vocabulary token; and the encoder's side, given the
+    same ids, writes what the decoder's side reads back."""
     import math
 
-    from nacz.codec import cdf_cost, escape_cost, escape_flags
+    from nacz.codec import CodingStep, CostSide, DecodeSide, EncodeSide, TokenModels, cdf_cost
+    from nacz.coder import quantize_logits
 
     V = 100
-    ids = [5, 7, V + 0x41, 9, V + 0xFF, 3]
-    esc = escape_flags(1)
-    got = [escape_cost(esc, 0, t, V) for t in ids]
+    ids = np.array([5, 7, V + 0x41, 9, V + 0xFF, 3], dtype=np.int64)
+    logits = np.zeros(V, dtype=np.float32)
+    plain = CodecConfig(predictors=0)
+    token_bits = cdf_cost(quantize_logits(logits, 1.0), 5)  # every token alike: uniform
+    side = CostSide([ids])
+    step = CodingStep(side, TokenModels(1, V, plain), 1)
+    assert [step(0, logits, k) for k in range(len(ids))] == list(ids)
     escapes = 0
-    for n, (t, bits) in enumerate(zip(ids, got)):
+    for n, (t, bits) in enumerate(zip(ids, side.bits[0])):
         escaped = t >= V
         p_escape = (escapes + 0.5) / (n + 1)
-        want = -math.log2(p_escape if escaped else 1 - p_escape) + (8.0 if escaped else 0.0)
+        want = -math.log2(p_escape if escaped else 1 - p_escape) + (8.0 if escaped else
+                                                                   token_bits)
         assert abs(bits - want) < 1e-3, (n, bits, want)
         escapes += escaped
     cdf = np.array([0, 1, 3, 4], dtype=np.int64)
     assert cdf_cost(cdf, 1) == 1.0 and cdf_cost(cdf, 0) == 2.0
+
+    enc = EncodeSide([ids])
+    coding = CodingStep(enc, TokenModels(1, V, plain), 1)
+    for k in range(len(ids)):
+        coding(0, logits, k)
+    dec = DecodeSide(enc.payloads(), [len(ids)])
+    decoding = CodingStep(dec, TokenModels(1, V, plain), 1)
+    assert [decoding(0, logits, k) for k in range(len(ids))] == list(ids)
+    assert np.array_equal(dec.ids[0], ids)
 
 
 def test_compiled_entry_points_compute_what_the_dispatcher_computes():
