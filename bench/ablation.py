@@ -33,34 +33,29 @@ import numpy as np
 from nacz.api import Codec
 from nacz.codec import CodingStep, CostSide, TokenModels, lockstep
 from nacz.config import (
-    PRED_ALL,
-    PRED_APM,
-    PRED_BIAS,
-    PRED_MATCH,
-    PRED_NGRAM,
-    PRED_SHARED,
-    PRED_TEMP,
     CodecConfig,
+    Predictor,
 )
 
 #: name -> changes to the default CodecConfig
 CONFIGS: dict[str, dict] = {
     "llm": dict(predictors=0),
     # each component alone
-    "bias": dict(predictors=PRED_BIAS),
-    "ngram": dict(predictors=PRED_NGRAM),
-    "match": dict(predictors=PRED_MATCH),
+    "bias": dict(predictors=Predictor.BIAS),
+    "ngram": dict(predictors=Predictor.NGRAM),
+    "match": dict(predictors=Predictor.MATCH),
     # added one at a time
-    "bias+ngram": dict(predictors=PRED_BIAS | PRED_NGRAM),
-    "bias+ngram+match": dict(predictors=PRED_BIAS | PRED_NGRAM | PRED_MATCH),
-    "+temp": dict(predictors=PRED_BIAS | PRED_NGRAM | PRED_MATCH | PRED_TEMP),
-    "+unigram": dict(predictors=PRED_ALL & ~PRED_APM),
-    "+apm (all)": dict(predictors=PRED_ALL),
+    "bias+ngram": dict(predictors=Predictor.BIAS | Predictor.NGRAM),
+    "bias+ngram+match": dict(predictors=Predictor.BIAS | Predictor.NGRAM | Predictor.MATCH),
+    "+temp": dict(predictors=Predictor.BIAS | Predictor.NGRAM | Predictor.MATCH
+                  | Predictor.TEMP),
+    "+unigram": dict(predictors=Predictor.ALL & ~Predictor.APM),
+    "+apm (all)": dict(predictors=Predictor.ALL),
     # variants of all
-    "all, bias rate 0.04": dict(predictors=PRED_ALL, rate_bias=0.04),
-    "all + skip (match>=16)": dict(predictors=PRED_ALL, skip_min_match=16),
+    "all, bias rate 0.04": dict(predictors=Predictor.ALL, rate_bias=0.04),
+    "all + skip (match>=16)": dict(predictors=Predictor.ALL, skip_min_match=16),
     # shards of a group share learned state (meaningful with --sharded)
-    "all, shared": dict(predictors=PRED_ALL | PRED_SHARED),
+    "all, shared": dict(predictors=Predictor.ALL | Predictor.SHARED),
 }
 
 

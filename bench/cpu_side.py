@@ -7,7 +7,7 @@ recurring phrases; no model. Each thread count runs in its own process, whose Nu
 holds at least that many threads (``NUMBA_NUM_THREADS``); thread counts beyond the
 machine's cores are oversubscribed and say so.
 
-Configs: ``sync`` (shared state, ``PRED_SYNC``: a step's predictions in parallel),
+Configs: ``sync`` (shared state, ``Predictor.SYNC``: a step's predictions in parallel),
 ``unshared`` (each stream its own state: in parallel, the sequential bits), ``shared`` (the
 default: one stream after another, whatever the thread count).
 
@@ -35,10 +35,10 @@ def _child(threads: int, streams: list[int], steps: int, configs: list[str]) -> 
     import numba
 
     from nacz.codec import CodingStep, EncodeSide, TokenModels
-    from nacz.config import PRED_ALL, PRED_SHARED, PRED_SYNC, CodecConfig
+    from nacz.config import CodecConfig, Predictor
 
-    cfgs = {"sync": CodecConfig(predictors=PRED_ALL | PRED_SHARED | PRED_SYNC),
-            "unshared": CodecConfig(predictors=PRED_ALL),
+    cfgs = {"sync": CodecConfig(predictors=Predictor.ALL | Predictor.SHARED | Predictor.SYNC),
+            "unshared": CodecConfig(predictors=Predictor.ALL),
             "shared": CodecConfig()}
     rng = np.random.default_rng(3)
     table = rng.normal(0.0, 2.0, size=(64, V)).astype(np.float32)

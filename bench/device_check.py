@@ -113,7 +113,7 @@ def roundtrip(out: Path, texts: list[str], gpus: str | None, n_bytes: int | None
 
 #: --modes: predictor settings of the streams step (``--predictors`` values). "shared" is the
 #: default (one stream after another per step); "sync" computes a step's predictions in
-#: parallel threads (PRED_SYNC, issue 19 item 1), which is what a GPU's CPU side needs.
+#: parallel threads (Predictor.SYNC, issue 19 item 1), which is what a GPU's CPU side needs.
 MODES = {"shared": "all", "sync": "all,sync"}
 
 

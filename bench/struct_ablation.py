@@ -33,11 +33,9 @@ from nacz.api import Codec
 from nacz.codec import CodingStep, CostSide, TokenModels, lockstep, token_models
 from nacz.config import (
     DEFAULT_STRUCT_CONTEXTS,
-    PRED_ALL,
-    PRED_SHARED,
-    PRED_STRUCT,
     STRUCT_KINDS,
     CodecConfig,
+    Predictor,
 )
 
 #: name -> changes to the default CodecConfig (one stream, so shared/unshared is the same)
@@ -49,7 +47,7 @@ CONFIGS: dict[str, dict] = {
 
 def _struct_configs() -> None:
     """The structure contexts, alone and together."""
-    base = PRED_ALL | PRED_SHARED | PRED_STRUCT
+    base = Predictor.ALL | Predictor.SHARED | Predictor.STRUCT
     for name, kind in STRUCT_KINDS.items():
         CONFIGS[f"+{name}"] = dict(predictors=base, struct_contexts=(kind,))
     CONFIGS["+struct (all kinds)"] = dict(predictors=base,

@@ -35,6 +35,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import BinaryIO
 
 #: The first bytes of every nacz file. PNG-style: a high-bit byte catches 7-bit
@@ -45,18 +46,23 @@ FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
 SUFFIX = ".nacz"
 
-#: Segment kinds, fixed by hand; never renumbered.
-SEGMENT_NEURAL = 0  # token stream coded with the model
-SEGMENT_STORED = 1  # raw bytes
-SEGMENT_ZSTD = 2  # one zstandard frame
-SEGMENT_LZMA2 = 3  # raw LZMA2 stream (xz's codec without its container)
-SEGMENT_X86_LZMA2 = 4  # x86 branch-call filter, then LZMA2
-SEGMENT_SPARC_LZMA2 = 5  # SPARC branch-call filter, then LZMA2
-SEGMENT_NEURAL_FOLDED = 6  # token stream of line-layout-folded text, plus its layout
-SEGMENT_PPMD = 7  # PPMd var. H (order, memory, range-coder stream; nacz.cm_codecs)
-SEGMENT_ZPAQ = 8  # one ZPAQ block without its locator tag (nacz.cm_codecs)
+class SegmentKind(IntEnum):
+    """Segment kinds, written to the segment table: fixed by hand, never renumbered. A
+    member's name, lower-cased with '+' for '_', is the kind's name in ``nacz info``."""
+
+    NEURAL = 0  #: token stream coded with the model
+    STORED = 1  #: raw bytes
+    ZSTD = 2  #: one zstandard frame
+    LZMA2 = 3  #: raw LZMA2 stream (xz's codec without its container)
+    X86_LZMA2 = 4  #: x86 branch-call filter, then LZMA2
+    SPARC_LZMA2 = 5  #: SPARC branch-call filter, then LZMA2
+    NEURAL_FOLD = 6  #: token stream of line-layout-folded text, plus its layout
+    PPMD = 7  #: PPMd var. H (order, memory, range-coder stream; nacz.cm_codecs)
+    ZPAQ = 8  #: one ZPAQ block without its locator tag (nacz.cm_codecs)
+
+
 #: Kinds coded with the model: they have tokens and belong to a lockstep group.
-NEURAL_KINDS = (SEGMENT_NEURAL, SEGMENT_NEURAL_FOLDED)
+NEURAL_KINDS = (SegmentKind.NEURAL, SegmentKind.NEURAL_FOLD)
 
 _PREFIX = struct.Struct("<8sBBI")
 _MAX_BODY = 64 << 20
@@ -81,10 +87,7 @@ def _varint(n: int) -> bytes:
         else:
             out.append(b)
             return bytes(out)
-_KNOWN_KINDS = (
-    SEGMENT_NEURAL, SEGMENT_STORED, SEGMENT_ZSTD, SEGMENT_LZMA2, SEGMENT_X86_LZMA2,
-    SEGMENT_SPARC_LZMA2, SEGMENT_NEURAL_FOLDED, SEGMENT_PPMD, SEGMENT_ZPAQ,
-)
+_KNOWN_KINDS = frozenset(int(k) for k in SegmentKind)
 _MAX_NAME = 255
 
 
@@ -307,10 +310,10 @@ def _parse_body(body: bytes, version: int) -> ContainerHeader:
                 raise FormatError(f"segment {i} is not neural but has tokens")
             if not n_bytes:
                 raise FormatError(f"segment {i} is empty")
-            if kind == SEGMENT_STORED and plen != n_bytes:
+            if kind == SegmentKind.STORED and plen != n_bytes:
                 raise FormatError(f"stored segment {i} has a payload of the wrong length")
         total_bytes += n_bytes
-        segments.append(Segment(kind, group, n_tok, n_bytes, plen, pcrc, dcrc))
+        segments.append(Segment(SegmentKind(kind), group, n_tok, n_bytes, plen, pcrc, dcrc))
     if c.pos != len(body):
         raise FormatError("header body has unexpected extra bytes")
     if total_bytes != original_length:

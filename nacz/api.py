@@ -416,7 +416,7 @@ class Codec:
                 payloads = [reader.read() for _ in span]
                 neural = [k for k, j in enumerate(span) if segs[j].kind in formats.NEURAL_KINDS]
                 for k in neural:
-                    if segs[span[k]].kind == formats.SEGMENT_NEURAL_FOLDED:
+                    if segs[span[k]].kind == formats.SegmentKind.NEURAL_FOLD:
                         # (layout bits, coded layout) wait here; the tokens go to the model.
                         payloads[k] = split_folded_payload(payloads[k])
                 job = ("decode", cfg, [segs[span[k]].n_tokens for k in neural],
@@ -432,9 +432,9 @@ class Codec:
             pieces = []
             for j, payload in zip(span, payloads):
                 kind = segs[j].kind
-                if kind == formats.SEGMENT_NEURAL:
+                if kind == formats.SegmentKind.NEURAL:
                     pieces.append(decode_text(next(decoded)))
-                elif kind == formats.SEGMENT_NEURAL_FOLDED:
+                elif kind == formats.SegmentKind.NEURAL_FOLD:
                     mode, layout, _ = payload
                     pieces.append(unfold_layout(decode_text(next(decoded)), mode, layout))
                 else:

@@ -28,13 +28,13 @@ READ_SIZE = 1 << 20
 
 # Segment kinds <-> nacz.binary_codec method ids (both fixed by hand).
 KIND_OF_METHOD = {
-    0: formats.SEGMENT_STORED,
-    1: formats.SEGMENT_ZSTD,
-    2: formats.SEGMENT_LZMA2,
-    3: formats.SEGMENT_X86_LZMA2,
-    4: formats.SEGMENT_SPARC_LZMA2,
-    5: formats.SEGMENT_PPMD,
-    6: formats.SEGMENT_ZPAQ,
+    0: formats.SegmentKind.STORED,
+    1: formats.SegmentKind.ZSTD,
+    2: formats.SegmentKind.LZMA2,
+    3: formats.SegmentKind.X86_LZMA2,
+    4: formats.SegmentKind.SPARC_LZMA2,
+    5: formats.SegmentKind.PPMD,
+    6: formats.SegmentKind.ZPAQ,
 }
 METHOD_OF_KIND = {k: m for m, k in KIND_OF_METHOD.items()}
 
@@ -163,13 +163,13 @@ class BlockPlanner:
 
             mode = choose_layout(raw, self.cfg.layout)
         if not mode:
-            return Part(formats.SEGMENT_NEURAL, len(raw), zlib.crc32(raw), tokens=tokens,
+            return Part(formats.SegmentKind.NEURAL, len(raw), zlib.crc32(raw), tokens=tokens,
                         n_tokens=len(tokens))
         from .layout import fold_layout, pack_folded_payload
 
         folded, layout = fold_layout(raw, mode)
         tokens = self.tokenizer.encode(folded)
-        return Part(formats.SEGMENT_NEURAL_FOLDED, len(raw), zlib.crc32(raw), tokens=tokens,
+        return Part(formats.SegmentKind.NEURAL_FOLD, len(raw), zlib.crc32(raw), tokens=tokens,
                     n_tokens=len(tokens), prefix=pack_folded_payload(mode, layout, b""))
 
 

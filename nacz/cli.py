@@ -29,6 +29,7 @@ import click
 
 from . import __version__
 from .errors import CorruptDataError, ModelLoadError, NaczError, OutputExistsError, UsageError
+from .formats import SegmentKind
 
 SUFFIX = ".nacz"
 
@@ -241,19 +242,19 @@ def _parse_bit_names(text: str, names: dict[str, int], all_bits: int, what: str)
             mask |= names[w]
         else:
             raise UsageError(f"unknown {what} {w!r} (known: {', '.join(names)}, or all / none)")
-    return mask
+    return int(mask)
 
 
 def parse_predictors(text: str) -> int:
     """'all', 'none' or a comma list of predictor names -> the config's bit mask."""
-    from .config import PRED_ALL, PRED_SHARED, PREDICTOR_NAMES
+    from .config import PREDICTOR_NAMES, Predictor
 
-    return _parse_bit_names(text, PREDICTOR_NAMES, PRED_ALL | PRED_SHARED, "predictor")
+    return _parse_bit_names(text, PREDICTOR_NAMES, Predictor.ALL | Predictor.SHARED, "predictor")
 
 
 def with_struct_contexts(config, text: str):
     """``config`` with the structure contexts named in ``text`` (comma list) turned on."""
-    from .config import PRED_STRUCT, STRUCT_KINDS
+    from .config import STRUCT_KINDS, Predictor
 
     words = _comma_words(text)
     unknown = [w for w in words if w not in STRUCT_KINDS]
@@ -262,15 +263,15 @@ def with_struct_contexts(config, text: str):
                          f"(known: {', '.join(STRUCT_KINDS)})")
     if not config.predictors:
         raise UsageError("--struct-contexts needs predictors (not --predictors none)")
-    return config.replace(predictors=config.predictors | PRED_STRUCT,
+    return config.replace(predictors=config.predictors | Predictor.STRUCT,
                           struct_contexts=tuple(STRUCT_KINDS[w] for w in words))
 
 
 def parse_layout(text: str) -> int:
     """'all', 'none' or a comma list of fold names -> the config's layout bits."""
-    from .config import LAYOUT_ALL, LAYOUT_NAMES
+    from .config import LAYOUT_NAMES, LayoutFold
 
-    return _parse_bit_names(text, LAYOUT_NAMES, LAYOUT_ALL, "layout fold")
+    return _parse_bit_names(text, LAYOUT_NAMES, LayoutFold.ALL, "layout fold")
 
 
 def _check_target(file: str, target: str, force: bool) -> None:
@@ -662,10 +663,10 @@ def _config_record(cfg) -> dict:
     record["offmodel"] = {v: k for k, v in OFFMODEL_NAMES.items()}[cfg.offmodel]
     if cfg.predictors:
         record["ngram_orders"] = list(cfg.ngram_orders)
-    from .config import PRED_STRUCT, STRUCT_KINDS
+    from .config import STRUCT_KINDS, Predictor
 
     names_of = {v: k for k, v in STRUCT_KINDS.items()}
-    if cfg.predictors & PRED_STRUCT:
+    if cfg.predictors & Predictor.STRUCT:
         record["struct_contexts"] = ",".join(names_of[k] for k in cfg.struct_contexts)
     else:
         record.pop("struct_contexts", None)
@@ -737,8 +738,8 @@ def explain(file, html_out, top, model, threads):
         dst.write(page)
 
 
-_KIND_NAMES = {0: "neural", 1: "stored", 2: "zstd", 3: "lzma2", 4: "x86+lzma2", 5: "sparc+lzma2",
-               6: "neural+fold", 7: "ppmd", 8: "zpaq"}
+#: Segment kind -> its name in ``nacz info``: the member's name, lower-case, '+' for '_'.
+_KIND_NAMES = {int(k): k.name.lower().replace("_", "+") for k in SegmentKind}
 
 
 # -- entry point: the one place that decides exit codes ----------------------------------

@@ -8,10 +8,10 @@ reference implementations, and a ZPAQ stream carries its own model, so any ZPAQ 
 
 Payload formats (the container's segment table gives kind and original length):
 
-- PPMd (``SEGMENT_PPMD``): u8 model order (2..64), u8 log2 of the model memory
+- PPMd (``SegmentKind.PPMD``): u8 model order (2..64), u8 log2 of the model memory
   (:data:`PPMD_MIN_MEM_LOG` .. :func:`ppmd_mem_log` of the length), then the Ppmd7
   range-coder stream, without an end mark.
-- ZPAQ (``SEGMENT_ZPAQ``): one ZPAQ block as libzpaq writes it, less the 13-byte locator
+- ZPAQ (``SegmentKind.ZPAQ``): one ZPAQ block as libzpaq writes it, less the 13-byte locator
   tag (:data:`ZPAQ_TAG`) that every such block starts with.
 
 Invariants:

@@ -43,7 +43,7 @@ from .coder import (
 )
 from . import interrupts
 from .components import AdaptiveBit
-from .config import PRED_SHARED, PRED_STRUCT, PRED_SYNC, CodecConfig
+from .config import CodecConfig, Predictor
 from .tokenizer import ESCAPE_STANDIN_BYTE, vocabulary_bytes
 
 #: Called as progress(tokens_done, bytes_done, coded_bits) from time to time.
@@ -91,7 +91,7 @@ class TokenModels:
         """``threads``: how many threads compute a step's predictions where the streams'
         predictions are independent (see :attr:`parallel`); a speed setting only.
         ``token_table``: the vocabulary's bytes (:func:`token_table`), which the structure
-        contexts (``PRED_STRUCT``) need."""
+        contexts (``Predictor.STRUCT``) need."""
         self.cfg = cfg
         self.n_vocab = n_vocab
         self._cdf = np.empty(n_vocab + 1, dtype=np.int64)
@@ -106,9 +106,9 @@ class TokenModels:
             from .predictors import Predictors, StepPredictors
 
             first = Predictors(n_vocab, cfg, token_table=token_table)
-            # PRED_SHARED: the group's streams share learned state; the lockstep loop codes
+            # Predictor.SHARED: the group's streams share learned state; the lockstep loop codes
             # (predict, code, update) one stream after another in a fixed order per step.
-            share = first if cfg.predictors & PRED_SHARED else None
+            share = first if cfg.predictors & Predictor.SHARED else None
             self._predictors = [first] + [
                 Predictors(n_vocab, cfg, shared_with=share, token_table=token_table)
                 for _ in range(n_streams - 1)
@@ -118,17 +118,17 @@ class TokenModels:
                 self._scaled = np.empty((n_streams, n_vocab), dtype=np.float32)
             if self.parallel:
                 self._step = StepPredictors(self._predictors, threads)
-        #: Shared state under PRED_SYNC in more than one stream: one at a time would be
+        #: Shared state under Predictor.SYNC in more than one stream: one at a time would be
         #: another bitstream, so :meth:`cdf` refuses to predict outside :meth:`prepare`.
-        self._sync_group = bool(cfg.predictors & PRED_SYNC) and n_streams > 1
+        self._sync_group = bool(cfg.predictors & Predictor.SYNC) and n_streams > 1
 
     @property
     def parallel(self) -> bool:
         """Whether a step's predictions are independent of each other, so :meth:`prepare`
         computes them all at once in parallel: streams that share no state (the same bits
-        as one at a time), or shared state under ``PRED_SYNC`` (which defines them so)."""
+        as one at a time), or shared state under ``Predictor.SYNC`` (which defines them so)."""
         p = self.cfg.predictors
-        return bool(p) and (not p & PRED_SHARED or bool(p & PRED_SYNC))
+        return bool(p) and (not p & Predictor.SHARED or bool(p & Predictor.SYNC))
 
     def prepare(self, streams: np.ndarray, logits: np.ndarray, want: np.ndarray) -> None:
         """At the start of a lockstep step: compute the CDFs of ``streams`` (the step's
@@ -160,7 +160,7 @@ class TokenModels:
                 self.skipped += 1
             return self._step.cdfs[stream]
         if self._sync_group:
-            raise RuntimeError("a PRED_SYNC group predicts through prepare() at every step")
+            raise RuntimeError("a Predictor.SYNC group predicts through prepare() at every step")
         pr = self._predictors[stream]
         if logits is None:
             self.skipped += 1
@@ -420,7 +420,7 @@ def token_table(backend: LlamaBackend):
 def token_models(backend: LlamaBackend, n_streams: int, cfg: CodecConfig) -> TokenModels:
     """The :class:`TokenModels` of ``n_streams`` streams coded through ``backend``: its
     threads, and its vocabulary's bytes where the config's structure contexts need them."""
-    table = token_table(backend) if cfg.predictors & PRED_STRUCT else None
+    table = token_table(backend) if cfg.predictors & Predictor.STRUCT else None
     return TokenModels(n_streams, backend.n_vocab, cfg,
                        threads=getattr(backend, "threads", None), token_table=table)
 

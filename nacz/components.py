@@ -41,7 +41,7 @@ Invariants (the codec's encoder and decoder rely on them):
   in [0.001, 0.9999], n-gram counts in 0..250.
 - The mixer's weight array, the unigram and temperature weights, the n-gram tables, the
   match hit statistics, the bias head and the APM table are the *learned* state: streams
-  of a group may share these arrays (``PRED_SHARED``); history, match tables and scratch
+  of a group may share these arrays (``Predictor.SHARED``); history, match tables and scratch
   are each stream's own.
 """
 
@@ -55,16 +55,17 @@ import numpy as np
 
 from .coder import PRECISION_BITS, TOTAL
 from .coder.quantize import _portable_exp
-from .config import (
-    MAX_NGRAM_CONTEXTS,
-    STRUCT_ABOVE,
-    STRUCT_COLUMN,
-    STRUCT_LINEHEAD,
-    STRUCT_MARKUP,
-    STRUCT_MASKED,
-    STRUCT_MASKED_LONG,
-    STRUCT_WORD,
-)
+from .config import MAX_NGRAM_CONTEXTS, StructContext
+
+# The structure context kinds as plain ints: :func:`struct_hash` reads them as compile-time
+# constants.
+_COLUMN = int(StructContext.COLUMN)
+_ABOVE = int(StructContext.ABOVE)
+_MASKED = int(StructContext.MASKED)
+_MASKED8 = int(StructContext.MASKED8)
+_LINEHEAD = int(StructContext.LINEHEAD)
+_MARKUP = int(StructContext.MARKUP)
+_WORD = int(StructContext.WORD)
 
 MAX_ORDERS = MAX_NGRAM_CONTEXTS  # n-gram orders plus structure contexts
 MAX_CANDS = 96
@@ -332,8 +333,8 @@ def mixer_learn(mixer, x):
 # -- NgramModel --------------------------------------------------------------------------
 
 #: ``orders`` holds one entry per context: the plain orders first (``kinds`` 0: the last k
-#: ids), then the structure contexts (``kinds`` > 0, see :data:`STRUCT_COLUMN` ...; their
-#: ``orders`` entry is 1), which share the tables, the counting and the features.
+#: ids), then the structure contexts (``kinds`` > 0, see :class:`nacz.config.StructContext`;
+#: their ``orders`` entry is 1), which share the tables, the counting and the features.
 NgramModel = namedtuple("NgramModel", "check token count orders ctx_bucket ctx_check "
                                       "mask slots kinds n_plain")
 
@@ -488,7 +489,7 @@ def ngram_contexts(ng, hist, V, sm):
 
 # -- StructModel: where the next id sits in the text's lines, fields and markup -----------
 
-# The kinds (``nacz.config.STRUCT_*``) are contexts of the :class:`NgramModel`: the same
+# The kinds (``nacz.config.StructContext``) are contexts of the :class:`NgramModel`: the same
 # tables, counts and features as its plain orders.
 
 #: Per id (vocabulary, then the 256 escaped bytes): its byte length; the bytes after its
@@ -626,7 +627,7 @@ def struct_hash(sm, hist, V, kind):
         return np.uint64(0)
     last = np.int64(ring[(n - 1) & mask])
     h = np.uint64(1000 + kind) * _PHI
-    if kind == STRUCT_COLUMN or kind == STRUCT_ABOVE:
+    if kind == _COLUMN or kind == _ABOVE:
         if st.above < 0 or st.prev_end < 0:
             return np.uint64(0)
         a = np.int64(ring[st.above & mask])
@@ -636,15 +637,15 @@ def struct_hash(sm, hist, V, kind):
         aligned = 1 if st.above_end - a_len == st.col else 0
         h = _mix(h, a + 3)
         h = _mix(h, aligned)
-        if kind == STRUCT_COLUMN:
+        if kind == _COLUMN:
             h = _mix(h, last + 1)
         else:
             nxt = -1
             if st.above < st.prev_end:
                 nxt = np.int64(ring[(st.above + 1) & mask])
             h = _mix(h, nxt + 2)
-    elif kind == STRUCT_MASKED or kind == STRUCT_MASKED_LONG:
-        k = 4 if kind == STRUCT_MASKED else 8
+    elif kind == _MASKED or kind == _MASKED8:
+        k = 4 if kind == _MASKED else 8
         if n < k:
             return np.uint64(0)
         masked = 0
@@ -656,17 +657,17 @@ def struct_hash(sm, hist, V, kind):
             h = _mix(h, t + 1)
         if masked == 0:
             return np.uint64(0)
-    elif kind == STRUCT_LINEHEAD:
+    elif kind == _LINEHEAD:
         h = _mix(h, st.head)
         d = n - st.line
         h = _mix(h, d if d < 15 else 15)
         h = _mix(h, last + 1)
-    elif kind == STRUCT_MARKUP:
+    elif kind == _MARKUP:
         if st.tag < 0:
             return np.uint64(0)
         h = _mix(h, st.tag + 1)
         h = _mix(h, last + 1)
-    elif kind == STRUCT_WORD:
+    elif kind == _WORD:
         if st.word == np.uint64(0):
             return np.uint64(0)
         h = _mix(h, st.word)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 from dataclasses import dataclass
+from enum import IntEnum, IntFlag
 
 from .errors import ConfigError, UsageError
 
@@ -59,68 +60,84 @@ OFFMODEL_CM = 1
 DEFAULT_OFFMODEL = OFFMODEL_CM
 OFFMODEL_NAMES = {"classic": OFFMODEL_CLASSIC, "cm": OFFMODEL_CM}
 
-# Line-layout fold bits of ``CodecConfig.layout`` (``nacz.layout``), fixed by hand.
-LAYOUT_CRLF = 1  #: CR LF line ends stored as LF
-LAYOUT_WRAP = 2  #: soft line breaks stored as spaces
-LAYOUT_SPACES = 4  #: two spaces between words stored as one
-LAYOUT_QUOTES = 8  #: typewriter opening quotes (backquote) stored as apostrophes
-LAYOUT_ALL = LAYOUT_CRLF | LAYOUT_WRAP | LAYOUT_SPACES | LAYOUT_QUOTES
-LAYOUT_NAMES = {"crlf": LAYOUT_CRLF, "wrap": LAYOUT_WRAP, "spaces": LAYOUT_SPACES,
-                "quotes": LAYOUT_QUOTES}
+
+class LayoutFold(IntFlag):
+    """Line-layout fold bits of ``CodecConfig.layout`` (``nacz.layout``), fixed by hand
+    (written to the header and to folded payloads; never renumber). A member's name,
+    lower-cased, is its name on the command line (``--layout``)."""
+
+    CRLF = 1  #: CR LF line ends stored as LF
+    WRAP = 2  #: soft line breaks stored as spaces
+    SPACES = 4  #: two spaces between words stored as one
+    QUOTES = 8  #: typewriter opening quotes (backquote) stored as apostrophes
+    ALL = CRLF | WRAP | SPACES | QUOTES  # not a name of its own: 'all' is parsed apart
+
+
+#: Names for the CLI (name -> bit), from the members: one bit each (``ALL`` is not listed).
+LAYOUT_NAMES = {f.name.lower(): f for f in LayoutFold}
 #: Every fold allowed: measured on the first 40,000 bytes of alice29.txt, its CR LF line
 #: ends and soft line breaks cost the model 4.2% of its bits (bench/ABLATION_NOTES.md).
-DEFAULT_LAYOUT = LAYOUT_ALL
+DEFAULT_LAYOUT = LayoutFold.ALL
 
-# Predictor component bits of ``CodecConfig.predictors``, fixed by hand (never renumber).
-PRED_BIAS = 1  #: adaptive per-token bias head (log domain, SGD on the coding loss)
-PRED_NGRAM = 2  #: online token n-gram model, mixed in by learned weights
-PRED_MATCH = 4  #: LZP-style match model, mixed in by learned weights
-PRED_TEMP = 8  #: learned inverse temperature per LLM-confidence/match state
-PRED_APM = 16  #: secondary estimation (APM/SSE) of the top token's probability
-PRED_UNIGRAM = 32  #: document unigram (log counts), mixed in by learned weights
-PRED_ALL = PRED_BIAS | PRED_NGRAM | PRED_MATCH | PRED_TEMP | PRED_APM | PRED_UNIGRAM
-#: Not a component but a mode: the shards of a lockstep group share the learned predictor
-#: state (n-gram counts, mixer weights, bias head, APM, unigram), updated in stream order
-#: at every step; each shard keeps its own history and match model.
-PRED_SHARED = 64
-#: A mode of ``PRED_SHARED``: every stream of a lockstep step predicts from the learned state
-#: as it was when the step began, and the step's updates are then applied in stream order.
-#: The streams' predictions no longer depend on each other, so they run in parallel
-#: (``nacz.predictors.StepPredictors``); plain ``PRED_SHARED`` lets each stream see the
-#: updates of the streams before it in the same step, which is inherently sequential.
-PRED_SYNC = 128
-#: A component: structure contexts (where the next id sits in the text's lines, fields and
-#: markup), counted and mixed like the n-gram orders; which ones is ``struct_contexts``.
-PRED_STRUCT = 256
-PRED_COMPONENTS = PRED_ALL | PRED_STRUCT
-PRED_KNOWN = PRED_COMPONENTS | PRED_SHARED | PRED_SYNC
 
-# Structure context kinds of ``CodecConfig.struct_contexts`` (``nacz.components``,
-# ``struct_hash``), fixed by hand; never renumber.
-STRUCT_COLUMN = 1  #: the id above (same byte column, previous line), aligned?, the last id
-STRUCT_ABOVE = 2  #: the id above, the id after it, aligned?
-STRUCT_MASKED = 3  #: the last 4 ids, numbers replaced by their class (only if one was)
-STRUCT_MASKED_LONG = 4  #: the same over the last 8 ids
-STRUCT_LINEHEAD = 5  #: the line's first two ids, ids since the line began, the last id
-STRUCT_MARKUP = 6  #: the innermost markup tag name (the id after '<' or '</'), the last id
-STRUCT_WORD = 7  #: the bytes of the current word so far (since a space or punctuation)
-STRUCT_KINDS = {"column": STRUCT_COLUMN, "above": STRUCT_ABOVE, "masked": STRUCT_MASKED,
-                "masked8": STRUCT_MASKED_LONG, "linehead": STRUCT_LINEHEAD,
-                "markup": STRUCT_MARKUP, "word": STRUCT_WORD}
+class Predictor(IntFlag):
+    """Predictor component and mode bits of ``CodecConfig.predictors``, fixed by hand
+    (written to the header; never renumber). A member's name, lower-cased, is its name on
+    the command line and in ``nacz info``."""
+
+    BIAS = 1  #: adaptive per-token bias head (log domain, SGD on the coding loss)
+    NGRAM = 2  #: online token n-gram model, mixed in by learned weights
+    MATCH = 4  #: LZP-style match model, mixed in by learned weights
+    TEMP = 8  #: learned inverse temperature per LLM-confidence/match state
+    APM = 16  #: secondary estimation (APM/SSE) of the top token's probability
+    UNIGRAM = 32  #: document unigram (log counts), mixed in by learned weights
+    #: Not a component but a mode: the shards of a lockstep group share the learned
+    #: predictor state (n-gram counts, mixer weights, bias head, APM, unigram), updated in
+    #: stream order at every step; each shard keeps its own history and match model.
+    SHARED = 64
+    #: A mode of ``SHARED``: every stream of a lockstep step predicts from the learned state
+    #: as it was when the step began, and the step's updates are then applied in stream
+    #: order. The streams' predictions no longer depend on each other, so they run in
+    #: parallel (``nacz.predictors.StepPredictors``); plain ``SHARED`` lets each stream see
+    #: the updates of the streams before it in the same step, which is inherently sequential.
+    SYNC = 128
+    #: A component: structure contexts (where the next id sits in the text's lines, fields
+    #: and markup), counted and mixed like the n-gram orders; which ones is
+    #: ``struct_contexts``.
+    STRUCT = 256
+    # Masks of several bits (not names of their own: iterating the class skips them).
+    ALL = BIAS | NGRAM | MATCH | TEMP | APM | UNIGRAM
+    COMPONENTS = ALL | STRUCT
+    KNOWN = COMPONENTS | SHARED | SYNC
+
+
+class StructContext(IntEnum):
+    """Structure context kinds of ``CodecConfig.struct_contexts`` (``nacz.components``,
+    ``struct_hash``), fixed by hand (written to the header; never renumber). A member's
+    name, lower-cased, is its name on the command line and in ``nacz info``."""
+
+    COLUMN = 1  #: the id above (same byte column, previous line), aligned?, the last id
+    ABOVE = 2  #: the id above, the id after it, aligned?
+    MASKED = 3  #: the last 4 ids, numbers replaced by their class (only if one was)
+    MASKED8 = 4  #: the same over the last 8 ids
+    LINEHEAD = 5  #: the line's first two ids, ids since the line began, the last id
+    MARKUP = 6  #: the innermost markup tag name (the id after '<' or '</'), the last id
+    WORD = 7  #: the bytes of the current word so far (since a space or punctuation)
+
+
+#: Names for the CLI and ``nacz info`` (name -> kind), from the members.
+STRUCT_KINDS = {k.name.lower(): k for k in StructContext}
 #: What 'struct' adds unless told otherwise: the best pair measured on a package-manager log
 #: (-1.9% bits; bench/STRUCTURED.md), within +0.3% on the other texts measured.
-DEFAULT_STRUCT_CONTEXTS = (STRUCT_MASKED_LONG, STRUCT_ABOVE)
+DEFAULT_STRUCT_CONTEXTS = (StructContext.MASKED8, StructContext.ABOVE)
 #: The n-gram model's contexts at most: its orders plus the structure contexts.
 MAX_NGRAM_CONTEXTS = 12
-#: Names for the CLI and ``nacz info`` (name -> bit).
-PREDICTOR_NAMES = {
-    "bias": PRED_BIAS, "ngram": PRED_NGRAM, "match": PRED_MATCH, "temp": PRED_TEMP,
-    "apm": PRED_APM, "unigram": PRED_UNIGRAM, "shared": PRED_SHARED, "sync": PRED_SYNC,
-    "struct": PRED_STRUCT,
-}
+#: Names for the CLI and ``nacz info`` (name -> bit), from the members: one bit each (the
+#: masks ``ALL``, ``COMPONENTS`` and ``KNOWN`` are not listed).
+PREDICTOR_NAMES = {p.name.lower(): p for p in Predictor}
 #: All components, and shards of a group share what they learn (measured: alice29.txt in
 #: its 5 default shards, 1.0654 -> 1.0523 bits/byte; bench/ABLATION_NOTES.md).
-DEFAULT_PREDICTORS = PRED_ALL | PRED_SHARED
+DEFAULT_PREDICTORS = Predictor.ALL | Predictor.SHARED
 
 #: Frozen predictor parameter sets, written as their one-byte id. A preset's values never
 #: change once released (tests pin them); new values get a new id.
@@ -151,7 +168,7 @@ class CodecConfig:
     #: the bits of inputs longer than one block. The decoder does not need it (the segment
     #: table says everything); it is recorded so that a file says how to remake it.
     block_size: int = DEFAULT_BLOCK_SIZE
-    #: Line-layout folds a text segment may use (``nacz.layout.LAYOUT_*`` bits: CR LF,
+    #: Line-layout folds a text segment may use (:class:`LayoutFold` bits: CR LF,
     #: soft line breaks, two spaces); which ones it does use is decided from its bytes and
     #: recorded in its payload. 0 codes the text as it is.
     layout: int = DEFAULT_LAYOUT
@@ -166,8 +183,8 @@ class CodecConfig:
     #: llama.cpp's flash-attention kernel. Off: on CPU its results depend on the thread
     #: count (measured: 1 vs 2 threads gave different bitstreams), which a codec cannot allow.
     flash_attn: bool = False
-    #: Predictor components mixed with the LLM (``PRED_*`` bits); 0 codes the LLM alone.
-    #: The fields below it are used (and written to the file) only when it is nonzero.
+    #: Predictor components mixed with the LLM (:class:`Predictor` bits); 0 codes the LLM
+    #: alone. The fields below it are used (and written to the file) only when it is nonzero.
     predictors: int = DEFAULT_PREDICTORS
     ngram_orders: tuple[int, ...] = _P1["ngram_orders"]
     #: log2 of the n-gram hash buckets (all orders share them)
@@ -197,8 +214,8 @@ class CodecConfig:
     #: distribution (the model still sees the token, so later contexts are intact).
     skip_min_match: int = _P1["skip_min_match"]
     skip_confidence: float = _P1["skip_confidence"]
-    #: Structure contexts (``STRUCT_*`` kinds, in this order) under ``PRED_STRUCT``; written
-    #: to the file (field 14) only with that bit.
+    #: Structure contexts (:class:`StructContext` kinds, in this order) under
+    #: ``Predictor.STRUCT``; written to the file (field 14) only with that bit.
     struct_contexts: tuple[int, ...] = DEFAULT_STRUCT_CONTEXTS
 
     def __post_init__(self) -> None:
@@ -223,8 +240,12 @@ class CodecConfig:
         if not isinstance(self.block_size, int) or not 1024 <= self.block_size < 2**32:
             raise UsageError(f"block size must be an integer in 1024..2^32-1 bytes, "
                              f"got {self.block_size!r}")
-        if not isinstance(self.layout, int) or self.layout & ~LAYOUT_ALL or self.layout < 0:
+        # Bit fields are checked and stored as plain ints (``~`` of an IntFlag would keep
+        # only the flag's own bits), so a config given enum members equals one given ints.
+        if (not isinstance(self.layout, int) or self.layout & ~int(LayoutFold.ALL)
+                or self.layout < 0):
             raise UsageError(f"unknown layout bits in {self.layout!r}")
+        object.__setattr__(self, "layout", int(self.layout))
         if self.model_gate not in MODEL_GATES:
             raise UsageError(f"unknown model gate {self.model_gate!r}")
         if self.offmodel not in (OFFMODEL_CLASSIC, OFFMODEL_CM):
@@ -232,11 +253,14 @@ class CodecConfig:
         self._check_predictors()
 
     def _check_predictors(self) -> None:
-        if not 0 <= self.predictors <= PRED_KNOWN or self.predictors & ~PRED_KNOWN:
-            raise UsageError(f"unknown predictor bits in {self.predictors:#x}")
-        if not self.predictors & PRED_COMPONENTS and self.predictors:
+        p = self.predictors
+        if not 0 <= p <= Predictor.KNOWN or p & ~int(Predictor.KNOWN):
+            raise UsageError(f"unknown predictor bits in {p:#x}")
+        p = int(p)
+        object.__setattr__(self, "predictors", p)
+        if not p & Predictor.COMPONENTS and p:
             raise UsageError("'shared' needs at least one predictor component")
-        if self.predictors & PRED_SYNC and not self.predictors & PRED_SHARED:
+        if p & Predictor.SYNC and not p & Predictor.SHARED:
             raise UsageError("'sync' is a mode of 'shared': without sharing, streams never "
                              "wait for each other")
         orders = tuple(int(o) for o in self.ngram_orders)
@@ -251,11 +275,12 @@ class CodecConfig:
             raise UsageError(f"structure contexts must be distinct kinds of {sorted(known)}, "
                              f"at most {MAX_NGRAM_CONTEXTS} with the n-gram orders; "
                              f"got {kinds}")
-        if self.predictors & PRED_STRUCT and not kinds:
+        if p & Predictor.STRUCT and not kinds:
             raise UsageError("'struct' needs at least one structure context")
-        if not self.predictors & PRED_STRUCT:
+        if not p & Predictor.STRUCT:
             # unused, so not recorded: one value keeps equal configs equal after a round trip
-            object.__setattr__(self, "struct_contexts", DEFAULT_STRUCT_CONTEXTS)
+            object.__setattr__(self, "struct_contexts",
+                               tuple(int(k) for k in DEFAULT_STRUCT_CONTEXTS))
         for name, lo, hi in (
             ("ngram_bits", 8, 26), ("ngram_slots", 1, 64), ("history_bits", 10, 28),
             ("match_bits", 8, 26), ("match_min", 2, 64), ("match_long", 2, 64),
@@ -311,8 +336,8 @@ _BY_ID[_ID_MODEL_GATE] = ("model_gate", "<B")
 # the context-mixing codecs existed coded off-model segments with zstd / LZMA2.
 _ID_OFFMODEL = 15
 _BY_ID[_ID_OFFMODEL] = ("offmodel", "<B")
-# Field 14 exists exactly when predictors has PRED_STRUCT: the count of structure contexts,
-# then their kinds, one byte each.
+# Field 14 exists exactly when predictors has Predictor.STRUCT: the count of structure
+# contexts, then their kinds, one byte each.
 _ID_STRUCT_CONTEXTS = 14
 
 # Field 9 exists only when predictors != 0. It holds either one byte, the id of a preset
@@ -481,7 +506,7 @@ def config_to_fields(cfg: CodecConfig, compact: bool = False) -> dict[int, bytes
         fields[_ID_OFFMODEL] = struct.pack("<B", cfg.offmodel)
     if cfg.predictors:
         fields[_ID_PREDICTOR_PARAMS] = _pack_predictor_params(cfg)
-    if cfg.predictors & PRED_STRUCT:
+    if cfg.predictors & Predictor.STRUCT:
         kinds = cfg.struct_contexts
         fields[_ID_STRUCT_CONTEXTS] = bytes([len(kinds)]) + bytes(kinds)
     return fields
@@ -520,7 +545,7 @@ def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
         values.update(_unpack_predictor_params(fields[_ID_PREDICTOR_PARAMS]))
     elif _ID_PREDICTOR_PARAMS in fields:
         raise ConfigError("config has predictor parameters but no predictors")
-    if values["predictors"] & PRED_STRUCT:
+    if values["predictors"] & Predictor.STRUCT:
         raw = fields.get(_ID_STRUCT_CONTEXTS)
         if raw is None:
             raise ConfigError("config lacks the structure contexts of its 'struct' predictor")

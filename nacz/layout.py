@@ -6,13 +6,13 @@ decisions about layout, and a small model of the layout that knows the column an
 length of the next word predicts them far better. So a text segment may be *folded*
 before it is tokenized:
 
-- ``LAYOUT_CRLF``: every CR right before an LF is removed; one flag per LF restores it.
-- ``LAYOUT_WRAP``: every LF between two non-blank characters (a soft line break) becomes a
+- ``LayoutFold.CRLF``: every CR right before an LF is removed; one flag per LF restores it.
+- ``LayoutFold.WRAP``: every LF between two non-blank characters (a soft line break) becomes a
   space; one flag per remaining single space between non-blank characters says whether
   it was a line break, predicted from the column the line would reach with the next word.
-- ``LAYOUT_SPACES``: every two spaces between non-blank characters become one; one flag
+- ``LayoutFold.SPACES``: every two spaces between non-blank characters become one; one flag
   per such single space (not a line break) says whether it was two.
-- ``LAYOUT_QUOTES``: every backquote (the typewriter opening quote of `this' style)
+- ``LayoutFold.QUOTES``: every backquote (the typewriter opening quote of `this' style)
   becomes an apostrophe, which is what the model knows as an opening single quote; one
   flag per apostrophe of the folded text, in the context of its neighbours, restores it.
 
@@ -38,8 +38,12 @@ import numpy as np
 
 from .coder import TOTAL, ArithmeticDecoder, ArithmeticEncoder
 from .components import AdaptiveBit
-from .config import LAYOUT_ALL, LAYOUT_CRLF, LAYOUT_QUOTES, LAYOUT_SPACES, LAYOUT_WRAP
+from .config import LayoutFold
 from .errors import CorruptDataError
+
+#: The known fold bits as a plain int, for ``mode & ~_ALL`` (``~`` of the IntFlag would
+#: keep only its own bits).
+_ALL = int(LayoutFold.ALL)
 
 #: Bytes that end a word. Folds only touch runs bounded by bytes outside this set.
 _BLANK = b" \t\n\r\x0b\x0c"
@@ -132,7 +136,7 @@ def _fold_runs(text: bytes, mode: int) -> tuple[bytes, np.ndarray]:
         return text, np.zeros(0, dtype=np.int8)
     blank = _IS_BLANK[a]
     left = ~blank[:-2]  # non-blank before position i (i = 1 .. n-2)
-    lf = (a[1:-1] == 0x0A) & left & ~blank[2:] if mode & LAYOUT_WRAP else None
+    lf = (a[1:-1] == 0x0A) & left & ~blank[2:] if mode & LayoutFold.WRAP else None
     keep = np.ones(n, dtype=bool)
     kind = np.zeros(n, dtype=np.int8)  # 0 space, 1 line break, 2 two spaces
     out = a.copy()
@@ -140,7 +144,7 @@ def _fold_runs(text: bytes, mode: int) -> tuple[bytes, np.ndarray]:
         at = np.flatnonzero(lf) + 1
         out[at] = 0x20
         kind[at] = 1
-    if mode & LAYOUT_SPACES and n >= 4:
+    if mode & LayoutFold.SPACES and n >= 4:
         two = (a[1:-2] == 0x20) & (a[2:-1] == 0x20) & ~blank[:-3] & ~blank[3:]
         at = np.flatnonzero(two) + 1
         keep[at + 1] = False
@@ -161,8 +165,8 @@ def _code_flags(folded: bytes, mode: int, sink, kinds: np.ndarray | None) -> np.
     out = np.zeros(len(sites), dtype=np.int64)
     breaks = _flag_model(_MAX_COLUMN + 1)
     doubles = _flag_model(_N_PUNCT * 4)
-    wrap = bool(mode & LAYOUT_WRAP)
-    spaces = bool(mode & LAYOUT_SPACES)
+    wrap = bool(mode & LayoutFold.WRAP)
+    spaces = bool(mode & LayoutFold.SPACES)
     before = a[sites - 1]
     closed = _CLOSER[before] & (sites >= 2)
     before = np.where(closed, a[np.maximum(sites - 2, 0)], before)
@@ -251,12 +255,12 @@ def _flag_cost(text: bytes, mode: int) -> tuple[float, np.ndarray]:
     what each site was."""
     folded, kinds = _fold_runs(text, mode)
     cost = _CostSink()
-    if mode & (LAYOUT_WRAP | LAYOUT_SPACES):
+    if mode & (LayoutFold.WRAP | LayoutFold.SPACES):
         _code_flags(folded, mode, cost, kinds)
     return cost.bits, kinds
 
 
-def choose_layout(data: bytes, allowed: int = LAYOUT_ALL) -> int:
+def choose_layout(data: bytes, allowed: int = LayoutFold.ALL) -> int:
     """The folds worth using on ``data``, among ``allowed``: a function of the bytes alone.
 
     A fold is kept when its flags cost at most half of what the model was measured to
@@ -266,13 +270,13 @@ def choose_layout(data: bytes, allowed: int = LAYOUT_ALL) -> int:
     """
     mode = 0
     gain = 0.0
-    if allowed & LAYOUT_CRLF and b"\r\n" in data:
-        mode |= LAYOUT_CRLF
+    if allowed & LayoutFold.CRLF and b"\r\n" in data:
+        mode |= LayoutFold.CRLF
         gain += 0.5 * _SAVED_PER_CR * data.count(b"\r\n")
         data = data.replace(b"\r\n", b"\n")
     base = 0.0
-    for fold, kind, saved_bits in ((LAYOUT_SPACES, 2, _SAVED_PER_SPACE),
-                                   (LAYOUT_WRAP, 1, _SAVED_PER_BREAK)):
+    for fold, kind, saved_bits in ((LayoutFold.SPACES, 2, _SAVED_PER_SPACE),
+                                   (LayoutFold.WRAP, 1, _SAVED_PER_BREAK)):
         if not allowed & fold:
             continue
         cost, kinds = _flag_cost(data, mode | fold)
@@ -282,31 +286,31 @@ def choose_layout(data: bytes, allowed: int = LAYOUT_ALL) -> int:
             mode |= fold
             base = cost
             gain += fold_gain
-    if allowed & LAYOUT_QUOTES and data.count(b"`") >= _MIN_FOLDS:
+    if allowed & LayoutFold.QUOTES and data.count(b"`") >= _MIN_FOLDS:
         quoted, was_backquote = _fold_quotes(data)
         cost = _CostSink()
         _code_quotes(quoted, cost, was_backquote)
         quote_gain = 0.5 * _SAVED_PER_QUOTE * int(was_backquote.sum()) - cost.bits
         if quote_gain >= 0:
-            mode |= LAYOUT_QUOTES
+            mode |= LayoutFold.QUOTES
             gain += quote_gain
-    return mode if gain > _FOLD_OVERHEAD_BITS else 0
+    return int(mode) if gain > _FOLD_OVERHEAD_BITS else 0
 
 
 def fold_layout(data: bytes, mode: int) -> tuple[bytes, bytes]:
     """Fold ``data`` by ``mode``; returns the folded text and the coded layout."""
-    if mode & ~LAYOUT_ALL:
+    if mode & ~_ALL:
         raise ValueError(f"unknown layout bits {mode:#x}")
     sink = _EncoderSink()
     has_cr = None
-    if mode & LAYOUT_CRLF:
+    if mode & LayoutFold.CRLF:
         data, has_cr = _fold_crlf(data)
     runs_folded, kinds = _fold_runs(data, mode)
     folded = runs_folded
-    if mode & LAYOUT_QUOTES:
+    if mode & LayoutFold.QUOTES:
         folded, was_backquote = _fold_quotes(runs_folded)
         _code_quotes(folded, sink, was_backquote)
-    if mode & (LAYOUT_WRAP | LAYOUT_SPACES):
+    if mode & (LayoutFold.WRAP | LayoutFold.SPACES):
         _code_flags(runs_folded, mode, sink, kinds)
     if has_cr is not None:
         _code_crs(data, sink, has_cr)
@@ -316,16 +320,16 @@ def fold_layout(data: bytes, mode: int) -> tuple[bytes, bytes]:
 def unfold_layout(folded: bytes, mode: int, coded: bytes) -> bytes:
     """Inverse of :func:`fold_layout`. Damaged input gives wrong bytes (the segment's CRC
     catches them) or :class:`CorruptDataError`, never a hang."""
-    if mode & ~LAYOUT_ALL:
+    if mode & ~_ALL:
         raise CorruptDataError(f"segment uses unknown layout bits {mode:#x}")
     sink = _DecoderSink(coded)
-    if mode & LAYOUT_QUOTES:
+    if mode & LayoutFold.QUOTES:
         was_backquote = _code_quotes(folded, sink, None)
         a = np.frombuffer(folded, dtype=np.uint8).copy()
         a[np.flatnonzero(a == 0x27)[was_backquote == 1]] = 0x60
         folded = a.tobytes()
     text = folded
-    if mode & (LAYOUT_WRAP | LAYOUT_SPACES):
+    if mode & (LayoutFold.WRAP | LayoutFold.SPACES):
         kinds = _code_flags(folded, mode, sink, None)
         sites = _flag_sites(folded)
         pieces = []
@@ -337,7 +341,7 @@ def unfold_layout(folded: bytes, mode: int, coded: bytes) -> bytes:
             prev = j + 1
         pieces.append(folded[prev:])
         text = b"".join(pieces)
-    if mode & LAYOUT_CRLF:
+    if mode & LayoutFold.CRLF:
         has_cr = _code_crs(text, sink, None)
         lines = text.split(b"\n")
         ends = [b"\r\n" if c else b"\n" for c in has_cr.tolist()]
@@ -360,7 +364,7 @@ def split_folded_payload(payload: bytes) -> tuple[int, bytes, bytes]:
     if len(payload) < n:
         raise CorruptDataError("folded segment payload is shorter than its prefix")
     mode, length = _PAYLOAD_PREFIX.unpack_from(payload)
-    if mode == 0 or mode & ~LAYOUT_ALL:
+    if mode == 0 or mode & ~_ALL:
         raise CorruptDataError(f"folded segment has invalid layout bits {mode:#x}")
     if length > len(payload) - n:
         raise CorruptDataError("folded segment's layout runs past its payload")

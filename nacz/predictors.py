@@ -52,7 +52,7 @@ every stream of a lockstep step at once, one stream per thread (:func:`_predict_
 A prediction reads learned state and writes only its own stream's scratch, so the streams'
 results do not depend on each other, on the thread count or on scheduling; updates then
 run in stream order, one after another. That equals the sequential order exactly when the
-streams share nothing, and is the definition of ``PRED_SYNC`` when they share.
+streams share nothing, and is the definition of ``Predictor.SYNC`` when they share.
 
 Determinism: all kernels are ``njit(cache=True)`` WITHOUT fastmath; floating point is
 IEEE float64 in a fixed sequential order; exp and log are the portable polynomial
@@ -77,23 +77,23 @@ import numpy as np
 
 from . import components as C
 from .coder import quantize_probabilities_kernel, raise_quantization_error
-from .config import (
-    PRED_APM,
-    PRED_BIAS,
-    PRED_MATCH,
-    PRED_NGRAM,
-    PRED_STRUCT,
-    PRED_TEMP,
-    PRED_UNIGRAM,
-    CodecConfig,
-)
+from .config import CodecConfig, Predictor
+
+# The bits as plain ints: the kernels below read them as compile-time constants.
+_BIAS = int(Predictor.BIAS)
+_NGRAM = int(Predictor.NGRAM)
+_MATCH = int(Predictor.MATCH)
+_TEMP = int(Predictor.TEMP)
+_APM = int(Predictor.APM)
+_UNIGRAM = int(Predictor.UNIGRAM)
+_STRUCT = int(Predictor.STRUCT)
 
 #: One stream's predictor state: the config's component bits, the vocabulary size, the
 #: step record, and each piece (see :mod:`nacz.components`).
 PredictorState = namedtuple("PredictorState", "flags n_vocab step history ngram match bias "
                                               "unigram temperature mixer apm struct")
 
-#: The pieces whose learned tables the streams of a group share under ``PRED_SHARED`` (see
+#: The pieces whose learned tables the streams of a group share under ``Predictor.SHARED`` (see
 #: :mod:`nacz.components`); history, match tables and scratch stay per stream. Streams
 #: update the shared tables one after another in a fixed order (the lockstep order), so
 #: encoder and decoder see the same values at every prediction.
@@ -117,18 +117,18 @@ def _predict(logits, out, ps):
     C.mixer_reset(mixer)
     nc = 0
     n = ps.history.state[0].n
-    if flags & PRED_NGRAM:
+    if flags & _NGRAM:
         nc = C.ngram_features(ps.ngram, n, logits, V, m, inv_s, conf, mixer, nc)
     ps.match.state[0].predicted = -1
     mstate = 0
-    if flags & PRED_MATCH:
+    if flags & _MATCH:
         nc, mstate = C.match_features(ps.match, ps.history, logits, V, m, inv_s, s, mixer, nc)
     # 3. mixed logits
     a = 1.0
-    if flags & PRED_TEMP:
+    if flags & _TEMP:
         a = C.temperature_scale(ps.temperature, conf, mstate)
-    use_bias = (flags & PRED_BIAS) != 0
-    use_uni = (flags & PRED_UNIGRAM) != 0
+    use_bias = (flags & _BIAS) != 0
+    use_uni = (flags & _UNIGRAM) != 0
     uni = ps.unigram
     wu = uni.weight[conf] if use_uni else 0.0
     top = C.mix(mixer, logits, V, m, a, ps.bias.bias, use_bias, uni.log_count, wu, use_uni,
@@ -137,7 +137,7 @@ def _predict(logits, out, ps):
     # 4. APM on the top token; the others share what it takes or gives
     ptop = pmix[top]
     pfin = ptop
-    if flags & PRED_APM:
+    if flags & _APM:
         hi = C.ngram_top_agreement(ps.ngram, mixer.feat_index, top)
         actx = (mstate * 3 + hi) + (9 if conf >= 3 else 0)
         if actx >= C.APM_CTX:
@@ -166,13 +166,13 @@ def _update(x, logits, ps):
     if step.predicted == 1 and x < V:
         C.mixer_learn(mixer, x)
         mst = mixer.state[0]
-        if flags & PRED_TEMP:
+        if flags & _TEMP:
             C.temperature_learn(ps.temperature, x, logits, step.max_logit, mst.expect_x)
-        if flags & PRED_UNIGRAM:
+        if flags & _UNIGRAM:
             C.unigram_learn(ps.unigram, x, step.conf, mst.expect_uni)
-        if flags & PRED_BIAS:
+        if flags & _BIAS:
             C.bias_learn(ps.bias, x, mixer.mixed, V)
-        if flags & PRED_APM:
+        if flags & _APM:
             C.apm_learn(ps.apm, 1.0 if x == mst.top else 0.0)
         if ps.match.state[0].predicted >= 0:
             C.match_learn(ps.match, x)
@@ -184,7 +184,7 @@ def _update(x, logits, ps):
     # 3. history and match model
     C.match_follow(ps.match, ps.history, x)
     C.history_push(ps.history, x)
-    if flags & PRED_STRUCT:
+    if flags & _STRUCT:
         C.struct_push(ps.struct, ps.history, x)
     C.match_find(ps.match, ps.history)
     # 4. contexts for the next prediction
@@ -219,8 +219,8 @@ def new_predictor_state(n_vocab: int, cfg: CodecConfig,
                         token_table: "C.TokenTable | None" = None) -> PredictorState:
     """One stream's pieces, built from ``cfg``; with ``shared``, their learned tables are
     ``shared``'s own arrays. ``token_table`` (the vocabulary's bytes) is needed only by the
-    structure contexts (``PRED_STRUCT``)."""
-    struct_kinds = cfg.struct_contexts if cfg.predictors & PRED_STRUCT else ()
+    structure contexts (``Predictor.STRUCT``)."""
+    struct_kinds = cfg.struct_contexts if cfg.predictors & Predictor.STRUCT else ()
     if struct_kinds and token_table is None:
         raise ValueError("the structure contexts need the vocabulary's token table")
     if struct_kinds and len(token_table.length) != n_vocab + 256:
@@ -371,7 +371,7 @@ class StepPredictors:
     """The predictions of all streams of a lockstep step, computed in parallel threads.
 
     Usable when a stream's prediction does not depend on the updates of the other streams
-    in the same step: streams with their own state, or shared state under ``PRED_SYNC``.
+    in the same step: streams with their own state, or shared state under ``Predictor.SYNC``.
     Per step: :meth:`predict` once for the step's streams, then each stream's
     :meth:`Predictors.update` in stream order (``cdf(s)`` is valid until then).
     """

@@ -3,22 +3,20 @@ import struct
 import pytest
 
 from nacz.config import (
+    LAYOUT_NAMES,
     PREDICTOR_NAMES,
-    PRED_ALL,
-    PRED_APM,
-    PRED_BIAS,
-    PRED_MATCH,
-    PRED_NGRAM,
-    PRED_TEMP,
-    PRED_SHARED,
-    PRED_UNIGRAM,
     PREDICTOR_PRESETS,
+    STRUCT_KINDS,
     CodecConfig,
     ConfigError,
+    LayoutFold,
+    Predictor,
+    StructContext,
     config_from_fields,
     config_to_fields,
 )
 from nacz.errors import UsageError
+from nacz.formats import SegmentKind
 
 
 def test_config_round_trip_by_fixed_ids():
@@ -104,7 +102,7 @@ def test_preset_1_is_frozen():
 
 def test_custom_predictor_fields_round_trip_with_pinned_layout():
     cfg = CodecConfig(
-        predictors=PRED_BIAS | PRED_MATCH, ngram_orders=(1, 2, 5), rate_bias=0.05,
+        predictors=Predictor.BIAS | Predictor.MATCH, ngram_orders=(1, 2, 5), rate_bias=0.05,
         skip_min_match=24, skip_confidence=0.9,
     )
     fields = config_to_fields(cfg)
@@ -112,7 +110,7 @@ def test_custom_predictor_fields_round_trip_with_pinned_layout():
     assert config_from_fields(fields) == cfg
     assert fields[12] == bytes([15])  # every line-layout fold allowed
     assert fields[13] == b"\x03" and fields[15] == b"\x01"  # the router, context mixing
-    assert fields[8] == (PRED_BIAS | PRED_MATCH).to_bytes(4, "little") == bytes([5, 0, 0, 0])
+    assert fields[8] == bytes([5, 0, 0, 0])  # Predictor.BIAS | Predictor.MATCH
     # Field 9: order count, orders, six u8 sizes, u16 skip_min_match, 13 f64 (FORMAT.md).
     raw = fields[9]
     assert raw[:4] == bytes([3, 1, 2, 5])
@@ -123,11 +121,46 @@ def test_custom_predictor_fields_round_trip_with_pinned_layout():
 
 
 def test_predictor_bits_are_fixed_by_hand():
-    assert (PRED_BIAS, PRED_NGRAM, PRED_MATCH, PRED_TEMP, PRED_APM, PRED_UNIGRAM) == (
-        1, 2, 4, 8, 16, 32)
-    assert PRED_SHARED == 64 and PREDICTOR_NAMES["shared"] == PRED_SHARED
-    assert PRED_ALL == 63
-    assert CodecConfig().predictors == PRED_ALL | PRED_SHARED == 127
+    P = Predictor
+    assert (P.BIAS, P.NGRAM, P.MATCH, P.TEMP, P.APM, P.UNIGRAM) == (1, 2, 4, 8, 16, 32)
+    assert (P.SHARED, P.SYNC, P.STRUCT) == (64, 128, 256)
+    assert (P.ALL, P.COMPONENTS, P.KNOWN) == (63, 319, 511)
+    assert CodecConfig().predictors == P.ALL | P.SHARED == 127
+    assert [int(f) for f in LayoutFold] == [1, 2, 4, 8] and LayoutFold.ALL == 15
+    assert [int(k) for k in StructContext] == [1, 2, 3, 4, 5, 6, 7]
+    assert [int(k) for k in SegmentKind] == list(range(9))
+
+
+def test_name_tables_come_from_the_enums_with_their_old_spelling():
+    """The names users type and read (option values, ``nacz info``, its JSON) are the
+    members' names; they, their order and their values are what they were as bare ints."""
+    from nacz.cli import _KIND_NAMES
+
+    assert list(PREDICTOR_NAMES.items()) == [
+        ("bias", 1), ("ngram", 2), ("match", 4), ("temp", 8), ("apm", 16), ("unigram", 32),
+        ("shared", 64), ("sync", 128), ("struct", 256)]
+    assert list(LAYOUT_NAMES.items()) == [("crlf", 1), ("wrap", 2), ("spaces", 4), ("quotes", 8)]
+    assert list(STRUCT_KINDS.items()) == [
+        ("column", 1), ("above", 2), ("masked", 3), ("masked8", 4), ("linehead", 5),
+        ("markup", 6), ("word", 7)]
+    assert _KIND_NAMES == {0: "neural", 1: "stored", 2: "zstd", 3: "lzma2", 4: "x86+lzma2",
+                           5: "sparc+lzma2", 6: "neural+fold", 7: "ppmd", 8: "zpaq"}
+
+
+def test_enum_members_are_stored_and_written_as_their_ints():
+    as_enums = CodecConfig(predictors=Predictor.ALL | Predictor.STRUCT,
+                           layout=LayoutFold.CRLF | LayoutFold.WRAP,
+                           struct_contexts=(StructContext.WORD, StructContext.MASKED8))
+    as_ints = CodecConfig(predictors=319, layout=3, struct_contexts=(7, 4))
+    assert as_enums == as_ints and repr(as_enums) == repr(as_ints)
+    assert config_to_fields(as_enums) == config_to_fields(as_ints)
+    assert type(as_enums.predictors) is int and type(as_enums.layout) is int
+    assert all(type(k) is int for k in as_enums.struct_contexts)
+    # ~ of an IntFlag keeps only the flag's own bits: the range checks must not use it
+    with pytest.raises(UsageError, match="layout bits"):
+        CodecConfig(layout=LayoutFold.ALL | 16)
+    with pytest.raises(UsageError, match="predictor bits"):
+        CodecConfig(predictors=Predictor.ALL | 512)
 
 
 def test_predictor_fields_must_match_the_predictor_bits():

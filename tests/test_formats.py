@@ -117,7 +117,7 @@ def test_varints_round_trip_at_their_limits():
 def _sample():
     payloads = [b"abc" * 7, b"\x00\xff" * 5]
     segs = tuple(
-        Segment(formats.SEGMENT_NEURAL, 0, 3, 10, len(p), zlib.crc32(p), 1234 + i)
+        Segment(formats.SegmentKind.NEURAL, 0, 3, 10, len(p), zlib.crc32(p), 1234 + i)
         for i, p in enumerate(payloads)
     )
     header = ContainerHeader(

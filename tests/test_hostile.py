@@ -158,12 +158,12 @@ _TABLE = b"".join(struct.pack("<IHhf", i * 37, (i * i) % 65521, -i, i / 7) for i
 @pytest.fixture(scope="module", params=["ppmd", "zpaq"])
 def offmodel_file(codec, request):
     from nacz.config import level_config
-    from nacz.formats import SEGMENT_PPMD, SEGMENT_ZPAQ
+    from nacz.formats import SegmentKind
 
     data = {"ppmd": SAMPLE[:43] * 6, "zpaq": _TABLE}[request.param]
     blob = codec.compress(data, level_config(1))
     header, _ = _split(blob)
-    want = {"ppmd": SEGMENT_PPMD, "zpaq": SEGMENT_ZPAQ}[request.param]
+    want = {"ppmd": SegmentKind.PPMD, "zpaq": SegmentKind.ZPAQ}[request.param]
     assert [s.kind for s in header.segments] == [want]
     assert codec.decompress(blob) == data
     return blob, data

@@ -11,12 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nacz.config import (
-    LAYOUT_ALL,
-    LAYOUT_CRLF,
-    LAYOUT_QUOTES,
-    LAYOUT_SPACES,
-    LAYOUT_WRAP,
     CodecConfig,
+    LayoutFold,
     config_from_fields,
     config_to_fields,
 )
@@ -36,17 +32,17 @@ CORPUS = ["alice29.txt", "asyoulik.txt", "lcet10.txt", "plrabn12.txt", "fields.c
 @pytest.mark.parametrize("name", CORPUS)
 def test_every_fold_round_trips_on_real_files(name):
     data = corpus_path(name).read_bytes()
-    for mode in range(LAYOUT_ALL + 1):
+    for mode in range(LayoutFold.ALL + 1):
         folded, layout = fold_layout(data, mode)
         assert unfold_layout(folded, mode, layout) == data, mode
-        if not mode & LAYOUT_CRLF:
+        if not mode & LayoutFold.CRLF:
             assert folded.count(b"\r") == data.count(b"\r")
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from([b"a", b"Bc", b" ", b"  ", b"\n", b"\r", b"\r\n", b"\t",
                                  b".", b"'", b"`", b"(", b"\x00", b"\xff"]), max_size=60),
-       st.integers(0, LAYOUT_ALL))
+       st.integers(0, LayoutFold.ALL))
 def test_every_fold_round_trips_on_any_bytes(pieces, mode):
     data = b"".join(pieces)
     folded, layout = fold_layout(data, mode)
@@ -69,7 +65,7 @@ def _wrapped_prose(width: int, crlf: bool) -> bytes:
 def test_hard_wrapped_crlf_prose_is_folded_and_its_breaks_cost_little():
     data = _wrapped_prose(66, crlf=True)
     mode = choose_layout(data)
-    assert mode & LAYOUT_CRLF and mode & LAYOUT_WRAP
+    assert mode & LayoutFold.CRLF and mode & LayoutFold.WRAP
     folded, layout = fold_layout(data, mode)
     assert b"\r" not in folded and folded.count(b"\n") == 1  # one paragraph, one line
     # A greedy wrap at a fixed width is predictable from the column: far under a bit a line.
@@ -79,11 +75,11 @@ def test_hard_wrapped_crlf_prose_is_folded_and_its_breaks_cost_little():
 
 def test_typewriter_quotes_are_folded_and_cost_little():
     data = corpus_path("alice29.txt").read_bytes()
-    assert choose_layout(data) & LAYOUT_QUOTES
-    folded, layout = fold_layout(data, LAYOUT_QUOTES)
+    assert choose_layout(data) & LayoutFold.QUOTES
+    folded, layout = fold_layout(data, LayoutFold.QUOTES)
     assert b"`" not in folded and data.count(b"`") > 1000
     assert 8 * len(layout) < 0.1 * data.count(b"`")
-    assert unfold_layout(folded, LAYOUT_QUOTES, layout) == data
+    assert unfold_layout(folded, LayoutFold.QUOTES, layout) == data
 
 
 def test_text_without_that_layout_is_left_alone():
@@ -92,16 +88,16 @@ def test_text_without_that_layout_is_left_alone():
     one_per_line = b" ".join(words).replace(b". ", b".\n")
     assert one_per_line.count(b"\n") > 100
     assert choose_layout(one_per_line) == 0
-    assert choose_layout(corpus_path("fields.c").read_bytes()) & LAYOUT_WRAP == 0
+    assert choose_layout(corpus_path("fields.c").read_bytes()) & LayoutFold.WRAP == 0
     assert choose_layout(corpus_path("grammar.lsp").read_bytes()) == 0
-    assert choose_layout(_wrapped_prose(66, crlf=False)) == LAYOUT_WRAP
+    assert choose_layout(_wrapped_prose(66, crlf=False)) == LayoutFold.WRAP
     # only the folds allowed are chosen
-    assert choose_layout(_wrapped_prose(66, crlf=True), LAYOUT_SPACES) == 0
+    assert choose_layout(_wrapped_prose(66, crlf=True), LayoutFold.SPACES) == 0
 
 
 def test_folded_payload_prefix_is_checked():
-    payload = pack_folded_payload(LAYOUT_WRAP, b"\x12\x34", b"tokens")
-    assert split_folded_payload(payload) == (LAYOUT_WRAP, b"\x12\x34", b"tokens")
+    payload = pack_folded_payload(LayoutFold.WRAP, b"\x12\x34", b"tokens")
+    assert split_folded_payload(payload) == (LayoutFold.WRAP, b"\x12\x34", b"tokens")
     for bad in (payload[:4], b"\x00" + payload[1:], b"\x10" + payload[1:],
                 payload[:1] + b"\xff\xff\x00\x00" + payload[5:]):
         with pytest.raises(CorruptDataError):
@@ -120,11 +116,11 @@ def test_a_damaged_layout_never_hangs_and_gives_other_bytes():
 
 def test_layout_is_a_recorded_config_field():
     cfg = CodecConfig(model_gate=0, offmodel=0)  # config preset 2: the default before the gate
-    assert cfg.layout == LAYOUT_ALL
+    assert cfg.layout == LayoutFold.ALL
     assert config_to_fields(cfg, compact=True) == {10: b"\x02"}
     assert config_from_fields({10: b"\x02"}) == cfg
     fields = config_to_fields(cfg.replace(window=4096))
-    assert fields[12] == bytes([LAYOUT_ALL])
+    assert fields[12] == bytes([LayoutFold.ALL])
     assert config_from_fields(fields) == cfg.replace(window=4096)
     # absent means what files made before the folds did: text coded as it was
     del fields[12]
@@ -156,11 +152,11 @@ def test_folded_shards_round_trip_through_the_codec_and_cost_less(codec, folded)
 
     data, blob = folded
     kinds = [s.kind for s in formats.read_header(io.BytesIO(blob)).segments]
-    assert kinds == [formats.SEGMENT_NEURAL_FOLDED] * 2
+    assert kinds == [formats.SegmentKind.NEURAL_FOLD] * 2
     assert codec.decompress(blob) == data
     plain = codec.compress(data, _SHARDED.replace(layout=0))
     assert [s.kind for s in formats.read_header(io.BytesIO(plain)).segments] == [
-        formats.SEGMENT_NEURAL] * 2
+        formats.SegmentKind.NEURAL] * 2
     assert len(blob) < 0.97 * len(plain)
 
 
@@ -182,7 +178,7 @@ def test_a_small_text_is_not_folded(codec):
     data = _wrapped_prose(64, crlf=True)[:1500]
     blob = codec.compress(data)
     assert [s.kind for s in formats.read_header(io.BytesIO(blob)).segments] == [
-        formats.SEGMENT_NEURAL]
+        formats.SegmentKind.NEURAL]
     assert codec.decompress(blob) == data
 
 

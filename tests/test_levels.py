@@ -94,7 +94,7 @@ def test_level_1_uses_no_model_and_round_trips(codec):
     header = formats.read_header(io.BytesIO(blob))
     assert all(s.kind not in formats.NEURAL_KINDS for s in header.segments)
     # context mixing off the model: ZPAQ -m5 codes alice29.txt to 0.242 of its size
-    assert {s.kind for s in header.segments} == {formats.SEGMENT_ZPAQ}
+    assert {s.kind for s in header.segments} == {formats.SegmentKind.ZPAQ}
     assert len(blob) < len(data) * 0.25  # xz -9e: 0.319 of alice29.txt
 
 

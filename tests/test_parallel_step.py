@@ -4,7 +4,7 @@ What must hold:
 - Streams that share no state give the very bits they gave one at a time (the golden
   digests of tests/test_predictors.py pin those; here the two paths are also compared
   directly).
-- ``PRED_SYNC`` (shared state, every stream of a step predicting from the state as the step
+- ``Predictor.SYNC`` (shared state, every stream of a step predicting from the state as the step
   began, updates in stream order) is exactly what a plain sequential reference of that
   definition computes, and round-trips.
 - The CDFs and the bytes do not depend on the number of threads (1, 2, and 8 threads on
@@ -27,15 +27,15 @@ from _fake_backend import _ROWS, _SCALES, FakeBackend, synthetic_streams
 
 from nacz.codec import TokenModels, decode_streams, encode_streams, escape_standin
 from nacz.coder import quantize_probabilities
-from nacz.config import PRED_ALL, PRED_SHARED, PRED_SYNC, CodecConfig, config_from_fields, \
+from nacz.config import CodecConfig, Predictor, config_from_fields, \
     config_to_fields
 from nacz.errors import UsageError
 from nacz.predictors import Predictors
 
 LENGTHS = (900, 900, 640, 300, 1)
-SYNC = CodecConfig(predictors=PRED_ALL | PRED_SHARED | PRED_SYNC)
+SYNC = CodecConfig(predictors=Predictor.ALL | Predictor.SHARED | Predictor.SYNC)
 #: SHA-256 of the payloads SYNC writes for LENGTHS (made by this commit's code: it defines
-#: the PRED_SYNC bitstream; a change here is a format change, never a regeneration).
+#: the Predictor.SYNC bitstream; a change here is a format change, never a regeneration).
 SYNC_GOLDEN = "b905ceb8b9af4eb04fec2b51f2b4ced96df9d0b1d196ccbc9f5767f5d9ef22ef"
 
 
@@ -73,17 +73,17 @@ def _round_trip(backend, cfg, lengths=LENGTHS, seed=11):
 
 def test_sync_is_a_mode_of_shared_and_travels_in_the_header():
     with pytest.raises(UsageError, match="sync"):
-        CodecConfig(predictors=PRED_ALL | PRED_SYNC)
+        CodecConfig(predictors=Predictor.ALL | Predictor.SYNC)
     assert config_from_fields(config_to_fields(SYNC)) == SYNC
     assert TokenModels(3, 50, SYNC).parallel
-    assert TokenModels(3, 50, CodecConfig(predictors=PRED_ALL)).parallel
+    assert TokenModels(3, 50, CodecConfig(predictors=Predictor.ALL)).parallel
     assert not TokenModels(3, 50, CodecConfig()).parallel  # shared, one at a time
 
 
 @pytest.mark.parametrize("cfg", [
-    CodecConfig(predictors=PRED_ALL),
-    CodecConfig(predictors=PRED_ALL, temperature=0.8),
-    CodecConfig(predictors=PRED_ALL, skip_min_match=6, skip_confidence=0.6),
+    CodecConfig(predictors=Predictor.ALL),
+    CodecConfig(predictors=Predictor.ALL, temperature=0.8),
+    CodecConfig(predictors=Predictor.ALL, skip_min_match=6, skip_confidence=0.6),
 ], ids=["unshared", "unshared-temperature", "unshared-skip"])
 def test_unshared_streams_give_the_sequential_bits(fake, cfg, monkeypatch):
     parallel = _round_trip(fake, cfg)
@@ -93,7 +93,7 @@ def test_unshared_streams_give_the_sequential_bits(fake, cfg, monkeypatch):
 
 
 def _sync_reference(fake, cfg, streams, standin):
-    """PRED_SYNC by its definition, one stream at a time: at every step all streams
+    """Predictor.SYNC by its definition, one stream at a time: at every step all streams
     predict from the state as the step began, then each stream updates in stream order.
     The fake model's logits are computed as FakeStreams computes them (the fed token's
     row, scaled by the position's sharpness). Returns the digest of every coded CDF."""
@@ -138,7 +138,8 @@ def test_sync_round_trips_and_is_pinned(fake):
     assert _round_trip(fake, SYNC) == SYNC_GOLDEN
 
 
-@pytest.mark.parametrize("cfg", [SYNC, CodecConfig(predictors=PRED_ALL)], ids=["sync", "unshared"])
+@pytest.mark.parametrize("cfg", [SYNC, CodecConfig(predictors=Predictor.ALL)],
+                         ids=["sync", "unshared"])
 def test_bytes_do_not_depend_on_the_thread_count(fake, cfg):
     digests = {t: _round_trip(_Threads(fake, t), cfg) for t in (1, 2, None)}
     assert len(set(digests.values())) == 1, digests
@@ -150,12 +151,13 @@ sys.path.insert(0, sys.argv[1])
 import numba
 from _fake_backend import _ROWS, _SCALES, FakeBackend, synthetic_streams
 from nacz.codec import encode_streams
-from nacz.config import PRED_ALL, PRED_SHARED, PRED_SYNC, CodecConfig
+from nacz.config import CodecConfig, Predictor
 fake = FakeBackend()
 fake.threads = int(sys.argv[2])
 streams = synthetic_streams(fake.n_vocab, (900, 900, 640, 300, 1), seed=11)
 h = hashlib.sha256()
-for p in encode_streams(fake, streams, CodecConfig(predictors=PRED_ALL | PRED_SHARED | PRED_SYNC)):
+sync = CodecConfig(predictors=Predictor.ALL | Predictor.SHARED | Predictor.SYNC)
+for p in encode_streams(fake, streams, sync):
     h.update(len(p).to_bytes(8, "little") + p)
 print(json.dumps({"pool": numba.config.NUMBA_NUM_THREADS, "digest": h.hexdigest()}))
 """
@@ -180,8 +182,8 @@ def test_a_sync_group_refuses_to_predict_outside_the_step(fake):
 def test_predictor_lists_may_name_all_and_sync():
     from nacz.cli import parse_predictors
 
-    assert parse_predictors("all") == PRED_ALL | PRED_SHARED
-    assert parse_predictors("all,sync") == PRED_ALL | PRED_SHARED | PRED_SYNC
+    assert parse_predictors("all") == Predictor.ALL | Predictor.SHARED
+    assert parse_predictors("all,sync") == Predictor.ALL | Predictor.SHARED | Predictor.SYNC
     assert parse_predictors("none") == 0
     with pytest.raises(UsageError, match="unknown predictor 'fast'"):
         parse_predictors("all,fast")

@@ -17,15 +17,8 @@ from _fake_backend import FakeBackend, synthetic_streams
 
 from nacz.codec import decode_streams, encode_streams
 from nacz.config import (
-    PRED_ALL,
-    PRED_APM,
-    PRED_BIAS,
-    PRED_MATCH,
-    PRED_NGRAM,
-    PRED_SHARED,
-    PRED_TEMP,
-    PRED_UNIGRAM,
     CodecConfig,
+    Predictor,
 )
 
 LENGTHS = (1500, 700, 1)
@@ -36,26 +29,26 @@ CASES = {
         "56f0966c47f6497177b59cf4ea917afa8bf1fe4eddc72334d6c5e2c90d0013d1"),
     "llm-alone": (CodecConfig(predictors=0),
         "528d5b8197e38b2d1118d3b8bd58b2401dffc1f41491320f3eae033dc55a619a"),
-    "bias": (CodecConfig(predictors=PRED_BIAS),
+    "bias": (CodecConfig(predictors=Predictor.BIAS),
         "328d687136fc59c48c88e3ef6222f6f2b07004636df982d780458932cf666b93"),
-    "ngram": (CodecConfig(predictors=PRED_NGRAM),
+    "ngram": (CodecConfig(predictors=Predictor.NGRAM),
         "1e8e4627fa5832539fdc4725219149a02ce1bba644d7a5231750122064484e00"),
-    "match": (CodecConfig(predictors=PRED_MATCH),
+    "match": (CodecConfig(predictors=Predictor.MATCH),
         "ddab0dc82665cf029612825e471575c032d96317990771a79dcb0a545369de5f"),
-    "temp": (CodecConfig(predictors=PRED_TEMP),
+    "temp": (CodecConfig(predictors=Predictor.TEMP),
         "86a48dfa0c716527426ecc58a8ff70e14d32c9c746bd13bc2434bcef34db7e56"),
-    "apm": (CodecConfig(predictors=PRED_APM),
+    "apm": (CodecConfig(predictors=Predictor.APM),
         "8095e678d0151eea43624d41a03aab3f3b7044d2e768500ae1cf972aaa53a70b"),
-    "unigram": (CodecConfig(predictors=PRED_UNIGRAM),
+    "unigram": (CodecConfig(predictors=Predictor.UNIGRAM),
         "e4133429862bc998ccfa3d63dcc67284c428081c8812a1b6f94dca80fc8dc2de"),
-    "all-unshared": (CodecConfig(predictors=PRED_ALL),
+    "all-unshared": (CodecConfig(predictors=Predictor.ALL),
         "22325ed73c94380f8eec1228661eb4d6b01a5a2f2ae3140510351a782d2cff6a"),
     "temperature": (CodecConfig(temperature=0.8),
         "b81d7ef54baac2603928465d64f489221a4ddc367b7bf6f3faf317ade110b0c5"),
     "skip": (CodecConfig(skip_min_match=6, skip_confidence=0.6),
         "14a0406f5cfe496916573844c0cbd0a125771ebd1bcfa2bc31059b59c659d142"),
     "decay-orders": (CodecConfig(bias_decay=0.01, ngram_orders=(1, 3, 5), ngram_slots=4,
-                                 predictors=PRED_ALL | PRED_SHARED),
+                                 predictors=Predictor.ALL | Predictor.SHARED),
         "f58bb4467f0c4ce041dc0ba04c67545725af964e479995cd7faa8a01ef858fe1"),
 }
 
@@ -97,7 +90,7 @@ def _drive(cfg, n_vocab=400, n=2500, seed=5, shared_streams=1):
     fake = FakeBackend(n_vocab)
     ids = synthetic_streams(n_vocab, [n] * shared_streams, seed=seed)
     first = Predictors(n_vocab, cfg)
-    share = first if cfg.predictors & PRED_SHARED else None
+    share = first if cfg.predictors & Predictor.SHARED else None
     preds = [first] + [Predictors(n_vocab, cfg, shared_with=share)
                        for _ in range(shared_streams - 1)]
     h = hashlib.sha256()
@@ -176,7 +169,7 @@ def test_shared_streams_share_learned_tables_only():
     for piece, field in _OWN_FIELDS:
         assert _field(a, piece, field) is not _field(b, piece, field), (piece, field)
     assert a.state.step is not b.state.step
-    (c, d), _ = _drive(CodecConfig(predictors=PRED_ALL), n=50, shared_streams=2)
+    (c, d), _ = _drive(CodecConfig(predictors=Predictor.ALL), n=50, shared_streams=2)
     for piece, field in _SHARED_FIELDS:
         assert _field(c, piece, field) is not _field(d, piece, field), (piece, field)
 
@@ -184,7 +177,7 @@ def test_shared_streams_share_learned_tables_only():
 def test_match_model_follows_a_repeat():
     """A repeated phrase: the match model predicts each next id of the repeat."""
     V = 50
-    pr = Predictors(V, CodecConfig(predictors=PRED_MATCH))
+    pr = Predictors(V, CodecConfig(predictors=Predictor.MATCH))
     phrase = list(range(3, 23))
     for t in phrase + [40] + phrase[:6]:
         pr.update(t)

@@ -129,16 +129,7 @@ def test_worker_count_does_not_change_output(nacz_cli, tmp_path):
 
 # -- predictors (issue 3) --------------------------------------------------------------------
 
-from nacz.config import (  # noqa: E402
-    PRED_ALL,
-    PRED_APM,
-    PRED_BIAS,
-    PRED_MATCH,
-    PRED_NGRAM,
-    PRED_SHARED,
-    PRED_TEMP,
-    PRED_UNIGRAM,
-)
+from nacz.config import Predictor  # noqa: E402
 
 
 def _mixed_sample() -> bytes:
@@ -152,18 +143,18 @@ def _mixed_sample() -> bytes:
     "changes",
     [
         dict(predictors=0),
-        dict(predictors=PRED_BIAS),
-        dict(predictors=PRED_NGRAM),
-        dict(predictors=PRED_MATCH),
-        dict(predictors=PRED_TEMP),
-        dict(predictors=PRED_APM),
-        dict(predictors=PRED_UNIGRAM),
-        dict(predictors=PRED_ALL),
-        dict(predictors=PRED_ALL, temperature=0.8, window=96, evict=20),
-        dict(predictors=PRED_ALL, skip_min_match=6, skip_confidence=0.6),
-        dict(predictors=PRED_ALL, min_shard_tokens=200, max_streams=3),
-        dict(predictors=PRED_ALL | PRED_SHARED, min_shard_tokens=200, max_streams=3),
-        dict(predictors=PRED_NGRAM | PRED_SHARED, min_shard_tokens=150, max_streams=4,
+        dict(predictors=Predictor.BIAS),
+        dict(predictors=Predictor.NGRAM),
+        dict(predictors=Predictor.MATCH),
+        dict(predictors=Predictor.TEMP),
+        dict(predictors=Predictor.APM),
+        dict(predictors=Predictor.UNIGRAM),
+        dict(predictors=Predictor.ALL),
+        dict(predictors=Predictor.ALL, temperature=0.8, window=96, evict=20),
+        dict(predictors=Predictor.ALL, skip_min_match=6, skip_confidence=0.6),
+        dict(predictors=Predictor.ALL, min_shard_tokens=200, max_streams=3),
+        dict(predictors=Predictor.ALL | Predictor.SHARED, min_shard_tokens=200, max_streams=3),
+        dict(predictors=Predictor.NGRAM | Predictor.SHARED, min_shard_tokens=150, max_streams=4,
              skip_min_match=6, skip_confidence=0.6),
     ],
     ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()),
@@ -176,7 +167,7 @@ def test_predictor_configurations_round_trip(codec, changes):
 
 
 def test_shared_state_lets_a_shard_learn_from_the_others(codec):
-    """With PRED_SHARED the second shard codes a repeat of the first shard's text with the
+    """With Predictor.SHARED the second shard codes a repeat of the first shard's text with the
     counts the first shard built; without it, that shard starts cold."""
     from nacz.codec import decode_streams, encode_streams
 
@@ -184,8 +175,8 @@ def test_shared_state_lets_a_shard_learn_from_the_others(codec):
     tokens = codec.tokenizer.encode(half)
     # Two shards holding the same text, coded in lockstep: at each step shard 0 updates
     # the shared tables before shard 1 predicts, so shard 1 sees shard 0's counts.
-    alone = CodecConfig(window=64, predictors=PRED_NGRAM)
-    shared = alone.replace(predictors=PRED_NGRAM | PRED_SHARED)
+    alone = CodecConfig(window=64, predictors=Predictor.NGRAM)
+    shared = alone.replace(predictors=Predictor.NGRAM | Predictor.SHARED)
     cold = encode_streams(codec.backend, [tokens, tokens], alone)
     warm = encode_streams(codec.backend, [tokens, tokens], shared)
     assert len(warm[1]) < 0.8 * len(cold[1])

@@ -200,7 +200,7 @@ def mixed(codec1):
 def test_input_of_many_blocks_round_trips(codec1, mixed):
     data, blob = mixed
     h = formats.read_header(blob)
-    neural = [s for s in h.segments if s.kind == formats.SEGMENT_NEURAL]
+    neural = [s for s in h.segments if s.kind == formats.SegmentKind.NEURAL]
     assert len({s.group for s in neural}) >= 3  # text in several blocks, a group each
     assert all(s.n_bytes <= _MIXED_CFG.block_size for s in h.segments)
     assert sum(s.n_bytes for s in h.segments) == len(data) > 100 * _MIXED_CFG.block_size
@@ -241,7 +241,7 @@ def test_worker_count_does_not_change_a_many_block_file(mixed):
 def _corrupt_last_neural_payload(blob: bytes) -> tuple[bytes, int]:
     h = formats.read_header(blob)
     offset = len(blob) - h.payload_length
-    last = max(i for i, s in enumerate(h.segments) if s.kind == formats.SEGMENT_NEURAL)
+    last = max(i for i, s in enumerate(h.segments) if s.kind == formats.SegmentKind.NEURAL)
     pos = offset + sum(s.payload_length for s in h.segments[:last])
     bad = bytearray(blob)
     bad[pos] ^= 0x20

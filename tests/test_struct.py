@@ -1,4 +1,4 @@
-"""The structure contexts (``PRED_STRUCT``): token table, line and column tracking, config
+"""The structure contexts (``Predictor.STRUCT``): token table, line and column tracking, config
 field 14, and bit-for-bit round trips with a golden digest, on the fake backend."""
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from nacz import components as C
 from nacz.codec import cdf_cost, decode_streams, encode_streams, token_models
 from nacz.config import (
     DEFAULT_PREDICTORS,
-    PRED_ALL,
-    PRED_STRUCT,
     STRUCT_KINDS,
     CodecConfig,
+    Predictor,
     config_from_fields,
     config_to_fields,
 )
@@ -25,7 +24,7 @@ from nacz.errors import ConfigError, UsageError
 from nacz.predictors import Predictors
 from nacz.tokenizer import vocabulary_bytes
 
-STRUCT_ALL = CodecConfig(predictors=DEFAULT_PREDICTORS | PRED_STRUCT,
+STRUCT_ALL = CodecConfig(predictors=DEFAULT_PREDICTORS | Predictor.STRUCT,
                          struct_contexts=tuple(STRUCT_KINDS.values()))
 
 
@@ -62,7 +61,7 @@ def test_token_table_describes_each_id():
 def test_the_id_above_follows_the_column():
     vocab = [b"ab", b",", b"cd", b"\n", b"e", b"f", b"gh", b"\nab"]
     tt = C.new_token_table(vocab)
-    cfg = CodecConfig(predictors=PRED_ALL | PRED_STRUCT)
+    cfg = CodecConfig(predictors=Predictor.ALL | Predictor.STRUCT)
     pr = Predictors(len(vocab), cfg, token_table=tt)
     st = pr.state.struct.state
     ring = pr.state.history.ring
@@ -92,9 +91,9 @@ def test_struct_config_is_recorded_in_field_14():
     with pytest.raises(ConfigError, match="out of range"):
         config_from_fields({**fields, 14: b"\x01\x63"})  # kind 99 does not exist
     with pytest.raises(UsageError, match="distinct kinds"):
-        CodecConfig(predictors=PRED_ALL | PRED_STRUCT, struct_contexts=(1, 1))
+        CodecConfig(predictors=Predictor.ALL | Predictor.STRUCT, struct_contexts=(1, 1))
     with pytest.raises(UsageError, match="at most 12"):
-        CodecConfig(predictors=PRED_ALL | PRED_STRUCT, ngram_orders=(1, 2, 3, 4, 5, 6),
+        CodecConfig(predictors=Predictor.ALL | Predictor.STRUCT, ngram_orders=(1, 2, 3, 4, 5, 6),
                     struct_contexts=tuple(STRUCT_KINDS.values()))
 
 
@@ -118,7 +117,8 @@ def _digest(payloads) -> str:
 GOLDEN = {
     "struct-all-shared": (STRUCT_ALL,
         "40951cb9d5714167f19322233a165150bec303a42d5471499edc181178dfe940"),
-    "struct-unshared": (CodecConfig(predictors=PRED_ALL | PRED_STRUCT, struct_contexts=(4, 2)),
+    "struct-unshared": (CodecConfig(predictors=Predictor.ALL | Predictor.STRUCT,
+                                    struct_contexts=(4, 2)),
         "c5c43e063729214a5a803362a5f32e7914aebccb80ce5626d440974863eeed20"),
 }
 
@@ -150,7 +150,7 @@ def _cost(fake, ids: np.ndarray, cfg: CodecConfig) -> float:
 def test_struct_contexts_lower_the_cost_of_records(fake):
     ids = _byte_ids(fake, _log_text(60))
     without = _cost(fake, ids, CodecConfig())
-    with_struct = _cost(fake, ids, CodecConfig(predictors=DEFAULT_PREDICTORS | PRED_STRUCT))
+    with_struct = _cost(fake, ids, CodecConfig(predictors=DEFAULT_PREDICTORS | Predictor.STRUCT))
     assert with_struct < 0.97 * without, (with_struct, without)
 
 

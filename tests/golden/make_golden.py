@@ -17,7 +17,7 @@ import struct
 import sys
 
 from nacz.api import Codec
-from nacz.config import PRED_ALL, CodecConfig
+from nacz.config import CodecConfig, Predictor
 
 text = ("Golden inputs for nacz. Each file below was written by the code of commit 842d24e,\n"
         "before the predictors became components and the codec was split, and must decode\n"
@@ -31,7 +31,7 @@ cases = {
     "default.nacz": (text, _P3),
     "sharded.nacz": (text * 3, _P3.replace(min_shard_tokens=40, model_gate=0)),
     "llm-alone.nacz": (text, _P3.replace(predictors=0)),
-    "unshared-skip-temp.nacz": (text * 2, _P3.replace(predictors=PRED_ALL, skip_min_match=6,
+    "unshared-skip-temp.nacz": (text * 2, _P3.replace(predictors=Predictor.ALL, skip_min_match=6,
                                                       skip_confidence=0.6, temperature=0.8,
                                                       min_shard_tokens=60)),
     "crlf-folded.nacz": (crlf, _P3.replace(model_gate=0)),
