@@ -35,6 +35,7 @@ from .errors import (
     raises_public_errors,
 )
 from .header import CheckedHeader, SegmentTable, check_header, check_model, make_header
+from .jobs import DecodeJob, EncodeJob, WarnFn
 from .model_file import ModelFile, resolve_model
 
 #: Called as progress(bytes_done, bytes_total, coded_bits).
@@ -201,10 +202,13 @@ class Codec:
     def __init__(
         self, model: str | None = None, threads: int | None = None, verbose: bool = False,
         workers: int = 1, gpus: tuple[int, ...] = (), ray_address: str | None = None,
+        warn: WarnFn | None = None,
     ):
         """``ray_address``: None codes groups here (and in ``workers`` processes);
         ``"local"`` starts a local Ray instance, ``"auto"`` or an address joins a cluster
-        (``workers`` Ray actors, one GPU each when ``gpus`` is given; nacz.ray_runner)."""
+        (``workers`` Ray actors, one GPU each when ``gpus`` is given; nacz.ray_runner).
+        ``warn(line)``: what the runner tells the user (refused actors, fewer actors than
+        asked for); by default a :class:`RuntimeWarning`."""
         from .workers import LocalGroupRunner, place_workers
 
         self.model_file: ModelFile = resolve_model(model)
@@ -221,7 +225,7 @@ class Codec:
             from .ray_runner import RayGroupRunner
 
             self.runner = RayGroupRunner(ray_address, self.workers, threads, self.model_file,
-                                         gpus=bool(gpus))
+                                         gpus=bool(gpus), warn=warn)
         else:
             self.runner = LocalGroupRunner(self)
 
@@ -331,7 +335,7 @@ class Codec:
                 if not block.groups:
                     yield (block, -1), None
                 for gi, members in enumerate(block.groups):
-                    yield (block, gi), ("encode", cfg, [m.tokens for m in members])
+                    yield (block, gi), EncodeJob(cfg, [m.tokens for m in members])
 
         callbacks = meter.group_callbacks if meter is not None else None
         for (block, gi), payloads in self.runner.run_groups(jobs(), progress=callbacks):
@@ -419,8 +423,8 @@ class Codec:
                     if segs[span[k]].kind == formats.SegmentKind.NEURAL_FOLD:
                         # (layout bits, coded layout) wait here; the tokens go to the model.
                         payloads[k] = split_folded_payload(payloads[k])
-                job = ("decode", cfg, [segs[span[k]].n_tokens for k in neural],
-                       [_tokens_payload(payloads[k]) for k in neural]) if neural else None
+                job = DecodeJob(cfg, [segs[span[k]].n_tokens for k in neural],
+                                [_tokens_payload(payloads[k]) for k in neural]) if neural else None
                 yield (span, payloads), job
                 i = span.stop
 

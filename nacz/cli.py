@@ -321,7 +321,8 @@ class _LazyCodec:
 
             model, threads, workers, gpus, ray_address = self._args
             self._codec = Codec(model, threads, workers=workers, gpus=gpus,
-                                ray_address=ray_address)
+                                ray_address=ray_address,
+                                warn=lambda line: click.echo(f"nacz: ray: {line}", err=True))
             if self._warn_portability:
                 # once per run, before any output is written (quiet or not: it is about
                 # where the files will decode)

@@ -22,11 +22,12 @@ nodes) and keeps the order. Invariants:
 from __future__ import annotations
 
 import os
-import sys
 from collections import deque
-from typing import Any, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Literal
 
 from .errors import ModelMismatchError, NumericsMismatchError, RayError, UsageError
+from .jobs import WarnFn
 
 #: Ray major version the extra pins and the tests ran with.
 RAY_REQUIREMENT = "ray>=2.50,<3"
@@ -35,6 +36,25 @@ IN_FLIGHT_PER_ACTOR = 2
 MAX_REPLACEMENTS_PER_ACTOR = 3
 #: Seconds an actor may take to start (place, load the model, run the numerics probe).
 START_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An actor that was not used: why (``kind``), where (``node``, when it said), and the
+    line the user reads."""
+
+    kind: Literal["timeout", "start", "model", "numerics"]
+    node: str | None
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _warn_by_default(line: str) -> None:
+    import warnings
+
+    warnings.warn(f"nacz: ray: {line}", RuntimeWarning, stacklevel=3)
 
 
 def _ray():
@@ -104,16 +124,14 @@ class _GroupWorker:
         }
 
     def run(self, job):
-        from .workers import run_job
-
-        return run_job(self._backend, job)
+        return job.run(self._backend)
 
 
 class RayGroupRunner:
     """Actors on a Ray cluster that code lockstep groups for one Codec."""
 
     def __init__(self, address: str | None, workers: int, threads: int | None,
-                 model_file, gpus: bool = False):
+                 model_file, gpus: bool = False, warn: WarnFn | None = None):
         _ray()  # no Ray installed: refuse now, before any input is read
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.workers = max(1, int(workers))
@@ -125,7 +143,8 @@ class RayGroupRunner:
         self._identities: dict[int, dict] = {}  # id(actor handle) -> its identity
         self._reference: dict = {}  # cfg -> accepted fingerprint
         self._cfg = None
-        self.refused: list[str] = []  # one line per refused actor, for the user
+        self.refused: list[Refusal] = []  # one per refused actor, for the user
+        self._warn = warn or _warn_by_default
         self.replaced = 0
 
     # -- cluster and actors ------------------------------------------------------------
@@ -178,8 +197,9 @@ class RayGroupRunner:
             ready += done
         interrupts.check()
         for r in not_ready:
-            self.refused.append("an actor did not start within "
-                                f"{START_TIMEOUT_S:.0f} s (no free CPU/GPU in the cluster?)")
+            self.refused.append(Refusal(
+                "timeout", None, f"an actor did not start within {START_TIMEOUT_S:.0f} s "
+                "(no free CPU/GPU in the cluster?)"))
             ray.kill(refs[r], no_restart=True)
         good = []
         for r in ready:
@@ -187,12 +207,15 @@ class RayGroupRunner:
             try:
                 ident = ray.get(r)
             except Exception as exc:
-                self.refused.append(f"an actor failed to start: {_one_line(exc)}")
+                self.refused.append(Refusal("start", None,
+                                            f"an actor failed to start: {_one_line(exc)}"))
                 ray.kill(actor, no_restart=True)
                 continue
             if ident["model_sha256"] != self.model_file.sha256:
-                self.refused.append(f"{ident['node']}: its model file differs from the "
-                                    "driver's (SHA-256 mismatch)")
+                self.refused.append(Refusal(
+                    "model", ident["node"],
+                    f"{ident['node']}: its model file differs from the driver's "
+                    "(SHA-256 mismatch)"))
                 ray.kill(actor, no_restart=True)
                 continue
             fp = ident["fingerprint"]
@@ -201,9 +224,10 @@ class RayGroupRunner:
                 self._reference[cfg] = ref = fp
             if fp[: len(ref)] != ref:
                 whose = "the file's" if expected is not None else "the other actors'"
-                self.refused.append(
+                self.refused.append(Refusal(
+                    "numerics", ident["node"],
                     f"{ident['node']}: its model numerics differ from {whose} "
-                    "(another CPU kind, GPU or llama.cpp build); refused")
+                    "(another CPU kind, GPU or llama.cpp build); refused"))
                 ray.kill(actor, no_restart=True)
                 continue
             good.append(actor)
@@ -238,14 +262,15 @@ class RayGroupRunner:
         self._actors = kept + self._admit([self._new_actor() for _ in range(max(0, want))],
                                           cfg, expected)
         if not self._actors:
-            why = "; ".join(self.refused[n_refused:]) or "no actor started"
-            if expected is not None and any("numerics" in r for r in self.refused):
+            why = "; ".join(map(str, self.refused[n_refused:])) or "no actor started"
+            kinds = {r.kind for r in self.refused}
+            if expected is not None and "numerics" in kinds:
                 raise NumericsMismatchError(f"no Ray actor can decode this file: {why}")
-            if any("model file" in r for r in self.refused):
+            if "model" in kinds:
                 raise ModelMismatchError(f"no Ray actor has the driver's model: {why}")
             raise RayError(f"no usable Ray actor: {why}")
-        for line in self.refused[n_refused:]:
-            sys.stderr.write(f"nacz: ray: {line}\n")
+        for refusal in self.refused[n_refused:]:
+            self._warn(refusal.text)
         return self._reference[cfg]
 
     def _placeable(self, ray) -> int:
@@ -254,8 +279,8 @@ class RayGroupRunner:
         kind = "GPU" if self.gpus else "CPU"
         have = int(ray.cluster_resources().get(kind, 0))
         if have < self.workers:
-            sys.stderr.write(f"nacz: ray: the cluster has {have} {kind}(s); using "
-                             f"{max(1, have)} actor(s), not {self.workers}\n")
+            self._warn(f"the cluster has {have} {kind}(s); using {max(1, have)} "
+                       f"actor(s), not {self.workers}")
         return max(1, min(self.workers, have))
 
     def _replace(self, dead) -> None:
@@ -358,7 +383,7 @@ class RayGroupRunner:
         for tag, job in items:
             entry = [tag, job, None, None]
             if job is not None:
-                self.start(job[1], expected)
+                self.start(job.cfg, expected)
                 submit(entry)
                 in_flight += 1
             pending.append(entry)

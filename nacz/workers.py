@@ -59,16 +59,8 @@ def _init_worker(model_path: str, threads: int, devices) -> None:
 
 
 def run_job(backend, job, progress=None):
-    """Run one lockstep group: ``("encode", cfg, streams)`` -> payloads, or
-    ``("decode", cfg, lengths, payloads)`` -> id streams."""
-    kind, cfg, *args = job
-    if kind == "encode":
-        from .codec import encode_streams
-
-        return encode_streams(backend, args[0], cfg, progress)
-    from .codec import decode_streams
-
-    return decode_streams(backend, args[0], args[1], cfg, progress)
+    """Run one lockstep group (a :class:`nacz.jobs.EncodeJob` or ``DecodeJob``)."""
+    return job.run(backend, progress)
 
 
 def _worker_job(job):
@@ -153,8 +145,8 @@ def _pool(backend, workers: int, devices=None) -> tuple[ProcessPoolExecutor, int
 
 class LocalGroupRunner:
     """Runs a codec's groups in this process and in its worker processes (see
-    :func:`run_groups`); the numerics are this machine's. The same interface as
-    :class:`nacz.ray_runner.RayGroupRunner`."""
+    :func:`run_groups`); the numerics are this machine's. A
+    :class:`nacz.jobs.GroupRunner`, as :class:`nacz.ray_runner.RayGroupRunner` is."""
 
     def __init__(self, codec):
         self._codec = codec
