@@ -341,7 +341,7 @@ _BY_ID[_ID_OFFMODEL] = ("offmodel", "<B")
 _ID_STRUCT_CONTEXTS = 14
 
 # Field 9 exists only when predictors != 0. It holds either one byte, the id of a preset
-# below, or the full parameter layout (see formats/FORMAT.md): count and list of n-gram
+# below, or the full parameter layout (see nacz/formats/FORMAT.md): count and list of n-gram
 # orders, six u8 sizes (_PREDICTOR_INTS), u16 skip_min_match, then f64 values
 # (_PREDICTOR_FLOATS, then skip_confidence).
 _PREDICTOR_INTS = ("ngram_bits", "ngram_slots", "history_bits", "match_bits", "match_min",

@@ -71,11 +71,10 @@ def _ray():
 def init_ray(**kwargs) -> None:
     """``ray.init`` from the directory that holds the imported nacz package.
 
-    Ray puts the driver's current directory on every worker's ``sys.path``; started from
-    a source checkout, the workers would import the checkout's ``nacz/`` (which lacks
-    ``nacz.coder`` and ``nacz.formats``: setuptools maps them from ``coder/`` and
-    ``formats/``) instead of the installed package. From the package's own parent
-    directory they find what the driver imported.
+    Ray puts the driver's current directory on every worker's ``sys.path``, so workers
+    started from a directory that holds another ``nacz/`` (a checkout of another version)
+    would import that one instead of what the driver imported. From the package's own
+    parent directory they find what the driver imported.
     """
     import nacz
 
