@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Callable
 from enum import IntEnum, IntFlag
 
 from .errors import ConfigError, UsageError
@@ -154,38 +155,92 @@ _P1 = PREDICTOR_PRESETS[1]  # the defaults below
 
 
 @dataclass(frozen=True)
+class CliOption:
+    """How a :class:`CodecConfig` field appears on ``nacz compress``'s command line: the
+    CLI builds each option from this (``nacz.cli.options``), so a new setting is one
+    field here plus its header id below. Every such option is recorded in the file."""
+
+    flag: str
+    help: str
+    kind: type = int
+    #: inclusive bounds of a number
+    low: float | None = None
+    high: float | None = None
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    #: the option's text -> the field's value (names -> bits)
+    parse: Callable[[str], Any] | None = None
+    #: (config, text) -> config, applied after the level's config (it changes more than
+    #: its own field)
+    apply: Callable[[Any, str], Any] | None = None
+
+
+def _cli(flag: str, help: str, **kw) -> dict:
+    return {"cli": CliOption(flag, help, **kw)}
+
+
+def _parse_offmodel(text: str) -> int:
+    return OFFMODEL_NAMES[text]
+
+
+@dataclass(frozen=True)
 class CodecConfig:
     """Settings that determine the compressed bits. Frozen: pass a new one to change it."""
 
-    window: int = DEFAULT_WINDOW
+    window: int = field(default=DEFAULT_WINDOW, metadata=_cli(
+        "--window", "Tokens of context kept per stream.", low=16, high=131072))
     #: Tokens dropped from the front of a full window at once (after the start token).
     evict: int = 0  # 0 means window // 4, resolved in __post_init__
-    temperature: float = DEFAULT_TEMPERATURE
+    temperature: float = field(default=DEFAULT_TEMPERATURE, metadata=_cli(
+        "--temperature", "Softmax temperature.", kind=float, low=0.05, high=20.0))
     start_token: int = DEFAULT_START_TOKEN
-    max_streams: int = DEFAULT_MAX_STREAMS
-    min_shard_tokens: int = DEFAULT_MIN_SHARD_TOKENS
+    max_streams: int = field(default=DEFAULT_MAX_STREAMS, metadata=_cli(
+        "--max-streams", "Most shards coded side by side in one batch.", low=1, high=256))
+    min_shard_tokens: int = field(default=DEFAULT_MIN_SHARD_TOKENS, metadata=_cli(
+        "--min-shard-tokens", "Split the input into shards only if each gets this many "
+        "tokens.", low=1, high=2**31 - 1))
     #: Input bytes per block. Shards and lockstep groups never span blocks, so this changes
     #: the bits of inputs longer than one block. The decoder does not need it (the segment
     #: table says everything); it is recorded so that a file says how to remake it.
-    block_size: int = DEFAULT_BLOCK_SIZE
+    block_size: int = field(default=DEFAULT_BLOCK_SIZE, metadata=_cli(
+        "--block-size", "Input bytes planned and coded together; bounds memory (default "
+        "8 MiB). Each block is one or more groups that workers code at once: for N workers "
+        "about input/2N, not below 1 MiB (README: about +1% size at 1 MiB).",
+        low=1024, high=2**32 - 1, metavar="BYTES"))
     #: Line-layout folds a text segment may use (:class:`LayoutFold` bits: CR LF,
     #: soft line breaks, two spaces); which ones it does use is decided from its bytes and
     #: recorded in its payload. 0 codes the text as it is.
-    layout: int = DEFAULT_LAYOUT
+    layout: int = field(default=DEFAULT_LAYOUT, metadata=_cli(
+        "--layout", "Line-layout folds a text may use when they pay: 'all' (default), "
+        "'none', or a comma list of crlf (CR LF line ends), wrap (soft line breaks), spaces "
+        "(two spaces between words), quotes (backquotes).", kind=str, metavar="LIST",
+        parse=lambda text: parse_layout(text)))
     #: Which rule decides that a text segment is worth the model's time
     #: (``nacz.model_gate``); segments it refuses go to the classic codecs. The decoder
     #: does not need it (segment kinds say everything); it is recorded so that a file
     #: says how to remake it.
-    model_gate: int = DEFAULT_MODEL_GATE
+    model_gate: int = field(default=DEFAULT_MODEL_GATE, metadata=_cli(
+        "--model-gate", "3 (the default): a text segment that costs many tokens per byte "
+        "leaves the model only where a calibrated sample says the model saves under 10% "
+        "against the best off-model codec; 0: every text segment goes to the model; 2: none "
+        "does; 1: the rule of 2026-12-01.", low=0, high=3))
     #: The codecs of segments the model does not code (``OFFMODEL_*``). The decoder does
     #: not need it (segment kinds say everything); recorded so a file says how to remake it.
-    offmodel: int = DEFAULT_OFFMODEL
+    offmodel: int = field(default=DEFAULT_OFFMODEL, metadata=_cli(
+        "--offmodel", "What codes the segments the model does not: 'cm' (the default), the "
+        "smallest of PPMd, ZPAQ -m5, LZMA2 and zstd by trial; 'classic', LZMA2 and zstd "
+        "only.", kind=str, choices=("cm", "classic"), parse=_parse_offmodel))
     #: llama.cpp's flash-attention kernel. Off: on CPU its results depend on the thread
     #: count (measured: 1 vs 2 threads gave different bitstreams), which a codec cannot allow.
     flash_attn: bool = False
     #: Predictor components mixed with the LLM (:class:`Predictor` bits); 0 codes the LLM
     #: alone. The fields below it are used (and written to the file) only when it is nonzero.
-    predictors: int = DEFAULT_PREDICTORS
+    predictors: int = field(default=DEFAULT_PREDICTORS, metadata=_cli(
+        "--predictors", "Predictors mixed with the LLM: 'all' (default), 'none', or a comma "
+        "list of bias,ngram,match,temp,apm,unigram, plus 'shared' to let the shards of a "
+        "group share what they learn (part of 'all'), and 'struct' for the structure "
+        "contexts (not part of 'all': they gain about 2% on logs and nothing on other text).",
+        kind=str, metavar="LIST", parse=lambda text: parse_predictors(text)))
     ngram_orders: tuple[int, ...] = _P1["ngram_orders"]
     #: log2 of the n-gram hash buckets (all orders share them)
     ngram_bits: int = _P1["ngram_bits"]
@@ -198,7 +253,9 @@ class CodecConfig:
     match_long: int = _P1["match_long"]  #: context of the long match hash, tried first
     rate_mix: float = _P1["rate_mix"]  #: learning rate of the mixing weights
     rate_temp: float = _P1["rate_temp"]  #: learning rate of the inverse temperatures
-    rate_bias: float = _P1["rate_bias"]  #: learning rate of the bias head
+    rate_bias: float = field(default=_P1["rate_bias"], metadata=_cli(
+        "--bias-rate", "Learning rate of the adaptive bias head.", kind=float, low=0.0,
+        high=1.0))  #: learning rate of the bias head
     rate_apm: float = _P1["rate_apm"]  #: adaptation rate of the APM table
     bias_clip: float = _P1["bias_clip"]  #: bias head values stay in [-clip, clip]
     init_ngram_weight: float = _P1["init_ngram_weight"]
@@ -212,11 +269,18 @@ class CodecConfig:
     #: Confidence skip: a token whose match is at least this long (0: never skip), with a
     #: learned hit probability of at least ``skip_confidence``, is coded without the LLM's
     #: distribution (the model still sees the token, so later contexts are intact).
-    skip_min_match: int = _P1["skip_min_match"]
+    skip_min_match: int = field(default=_P1["skip_min_match"], metadata=_cli(
+        "--skip-min-match", "Confidence skip: code a token without the LLM's distribution "
+        "when the match model has a match this long and is confident (0 = off).", low=0,
+        high=65535))
     skip_confidence: float = _P1["skip_confidence"]
     #: Structure contexts (:class:`StructContext` kinds, in this order) under
     #: ``Predictor.STRUCT``; written to the file (field 14) only with that bit.
-    struct_contexts: tuple[int, ...] = DEFAULT_STRUCT_CONTEXTS
+    struct_contexts: tuple[int, ...] = field(default=DEFAULT_STRUCT_CONTEXTS, metadata=_cli(
+        "--struct-contexts", "Which structure contexts 'struct' adds, a comma list of "
+        "column, above, masked, masked8, linehead, markup, word (default masked8,above); "
+        "turns 'struct' on.", kind=str, metavar="LIST",
+        apply=lambda config, text: with_struct_contexts(config, text)))
 
     def __post_init__(self) -> None:
         if not isinstance(self.window, int) or not 16 <= self.window <= 131072:
@@ -558,3 +622,58 @@ def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
         return CodecConfig(**values)
     except UsageError as exc:
         raise ConfigError(f"config out of range: {exc}") from None
+
+
+# -- names on the command line -> settings (the CLI and the bench parse with these) -------
+
+
+def _comma_words(text: str) -> list[str]:
+    """The lower-cased, non-empty words of a comma list."""
+    return [w.strip().lower() for w in text.split(",") if w.strip()]
+
+
+def _parse_bit_names(text: str, names: dict[str, int], all_bits: int, what: str) -> int:
+    """'all', 'none' or a comma list of ``names`` (which may include 'all') -> their bits
+    or'ed together."""
+    words = _comma_words(text)
+    if words in ([], ["none"]):
+        return 0
+    mask = 0
+    for w in words:
+        if w == "all":
+            mask |= all_bits
+        elif w in names:
+            mask |= names[w]
+        else:
+            raise UsageError(f"unknown {what} {w!r} (known: {', '.join(names)}, or all / none)")
+    return int(mask)
+
+
+def parse_predictors(text: str) -> int:
+    """'all', 'none' or a comma list of predictor names -> the config's bit mask."""
+    return _parse_bit_names(text, PREDICTOR_NAMES, Predictor.ALL | Predictor.SHARED, "predictor")
+
+
+def with_struct_contexts(config: CodecConfig, text: str) -> CodecConfig:
+    """``config`` with the structure contexts named in ``text`` (comma list) turned on."""
+    words = _comma_words(text)
+    unknown = [w for w in words if w not in STRUCT_KINDS]
+    if unknown or not words:
+        raise UsageError(f"unknown structure context {unknown[0] if unknown else text!r} "
+                         f"(known: {', '.join(STRUCT_KINDS)})")
+    if not config.predictors:
+        raise UsageError("--struct-contexts needs predictors (not --predictors none)")
+    return config.replace(predictors=config.predictors | Predictor.STRUCT,
+                          struct_contexts=tuple(STRUCT_KINDS[w] for w in words))
+
+
+def parse_layout(text: str) -> int:
+    """'all', 'none' or a comma list of fold names -> the config's layout bits."""
+    return _parse_bit_names(text, LAYOUT_NAMES, LayoutFold.ALL, "layout fold")
+
+
+def cli_options() -> list[tuple[str, CliOption]]:
+    """(field name, its :class:`CliOption`) of every setting ``nacz compress`` takes, in
+    field order."""
+    return [(f.name, f.metadata["cli"]) for f in dataclasses.fields(CodecConfig)
+            if "cli" in f.metadata]

@@ -134,7 +134,7 @@ def test_predictor_bits_are_fixed_by_hand():
 def test_name_tables_come_from_the_enums_with_their_old_spelling():
     """The names users type and read (option values, ``nacz info``, its JSON) are the
     members' names; they, their order and their values are what they were as bare ints."""
-    from nacz.cli import _KIND_NAMES
+    from nacz.cli.render import KIND_NAMES as _KIND_NAMES
 
     assert list(PREDICTOR_NAMES.items()) == [
         ("bias", 1), ("ngram", 2), ("match", 4), ("temp", 8), ("apm", 16), ("unigram", 32),

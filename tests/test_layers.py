@@ -49,15 +49,14 @@ def _modules() -> dict[str, Path]:
 
 
 def _imports(path: Path, unit: str) -> set[str]:
-    """The nacz units ``path`` imports (relative or absolute), itself and the package's
-    face (``import nacz``, ``from . import __version__``) left out."""
+    """The nacz units ``path`` imports (relative or absolute), its own unit and the
+    package's face (``import nacz``, ``from .. import __version__``) left out."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    in_sub = unit in ("coder", "formats")
+    package = ["nacz", *path.relative_to(PACKAGE).parts[:-1]]  # the file's own package
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level:
-            base = ["nacz", unit] if in_sub else ["nacz"]
-            base = base[: len(base) - (node.level - 1)]
+            base = package[: len(package) - (node.level - 1)]
             if node.module:
                 names.add(".".join(base + [node.module]))
             else:
