@@ -9,6 +9,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -49,6 +50,32 @@ class DecodeJob:
 
 
 Job = EncodeJob | DecodeJob
+
+
+def run_in_order(items: Iterable[tuple[Any, Job | None]], submit: Callable[[Job], Any],
+                 result: Callable[[Any], Any], capacity: Callable[[], int],
+                 ) -> Iterator[tuple[Any, Any]]:
+    """The ordered bounded pipeline both runners share: yield ``(tag, result)`` for each
+    ``(tag, job)`` of ``items`` in their order, where ``submit(job)`` starts a job and
+    returns a handle and ``result(handle)`` waits for its result (a job of None yields
+    None in its place, with nothing started).
+
+    ``items`` is taken lazily; once ``capacity()`` entries are pending (jobs of None
+    included, since their tags may hold data), the oldest is waited for before another
+    is taken, so memory holds that many whatever the input's length. Results that finish
+    early wait only behind the entries before them.
+    """
+    pending: deque = deque()
+
+    def due(drain: bool):
+        while pending and (drain or pending[0][1] is None or len(pending) >= capacity()):
+            tag, handle = pending.popleft()
+            yield tag, None if handle is None else result(handle)
+
+    for tag, job in items:
+        pending.append((tag, None if job is None else submit(job)))
+        yield from due(drain=False)
+    yield from due(drain=True)
 
 
 class GroupRunner(Protocol):

@@ -22,12 +22,11 @@ nodes) and keeps the order. Invariants:
 from __future__ import annotations
 
 import os
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Literal
 
 from .errors import ModelMismatchError, NumericsMismatchError, RayError, UsageError
-from .jobs import WarnFn
+from .jobs import WarnFn, run_in_order
 
 #: Ray major version the extra pins and the tests ran with.
 RAY_REQUIREMENT = "ray>=2.50,<3"
@@ -343,51 +342,39 @@ class RayGroupRunner:
             lost_errors: tuple = (RayActorError, ActorUnavailableError)
         except ImportError:
             lost_errors = (RayActorError,)
-        # Each entry: [tag, job, actor, ref] (actor and ref None for a job of None).
-        pending: deque = deque()
-        in_flight = 0  # entries of pending with a job
+        live: list = []  # [job, actor, ref] of each job started and not yet collected
         load: dict = {}  # id(actor) -> jobs pending on it
 
-        def submit(entry) -> None:
+        def run_on_least_loaded(handle) -> None:
             actor = min(self._actors, key=lambda a: load.get(id(a), 0))
-            entry[2], entry[3] = actor, actor.run.remote(entry[1])
+            handle[1], handle[2] = actor, actor.run.remote(handle[0])
             load[id(actor)] = load.get(id(actor), 0) + 1
 
-        def capacity() -> int:
-            return IN_FLIGHT_PER_ACTOR * len(self._actors)
+        def submit(job):
+            self.start(job.cfg, expected)
+            handle = [job, None, None]
+            run_on_least_loaded(handle)
+            live.append(handle)
+            return handle
 
-        def due(drain: bool):
-            nonlocal in_flight
-            while pending and (drain or pending[0][1] is None or in_flight >= capacity()):
-                entry = pending[0]
-                if entry[1] is None:
-                    pending.popleft()
-                    yield entry[0], None
-                    continue
+        def result(handle):
+            while True:
                 try:
-                    result = _wait(ray, entry[3])
+                    out = _wait(ray, handle[2])
                 except lost_errors:
-                    dead = entry[2]
+                    dead = handle[1]
                     self._replace(dead)
                     load.pop(id(dead), None)
-                    for e in pending:  # every job the dead actor held runs again
-                        if e[2] is dead:
-                            submit(e)
+                    for h in live:  # every job the dead actor held runs again
+                        if h[1] is dead:
+                            run_on_least_loaded(h)
                     continue
-                load[id(entry[2])] -= 1
-                pending.popleft()
-                in_flight -= 1
-                yield entry[0], result
+                load[id(handle[1])] -= 1
+                live.remove(handle)
+                return out
 
-        for tag, job in items:
-            entry = [tag, job, None, None]
-            if job is not None:
-                self.start(job.cfg, expected)
-                submit(entry)
-                in_flight += 1
-            pending.append(entry)
-            yield from due(drain=False)
-        yield from due(drain=True)
+        return run_in_order(items, submit, result,
+                            lambda: IN_FLIGHT_PER_ACTOR * len(self._actors))
 
 
 def _wait(ray, ref):

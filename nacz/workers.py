@@ -17,11 +17,11 @@ Invariants:
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from . import interrupts
+from .jobs import run_in_order
 
 _worker_backend = None  # this worker process's model, set once by _init_worker
 
@@ -100,19 +100,9 @@ def run_groups(
         return
     ex, limit = _pool(backend, min(workers, n_jobs), devices)
     try:
-        pending: deque = deque()
-
-        def results_due(drain: bool):
-            # The oldest item's result, while a worker slot is wanted, its turn needs no
-            # worker (a None job), or the input has ended.
-            while pending and (drain or len(pending) >= limit or pending[0][1] is None):
-                t, fut = pending.popleft()
-                yield t, None if fut is None else _result(fut)
-
-        for tag, job in itertools.chain(ahead, it):
-            pending.append((tag, None if job is None else ex.submit(_worker_job, job)))
-            yield from results_due(drain=False)
-        yield from results_due(drain=True)
+        yield from run_in_order(itertools.chain(ahead, it),
+                                lambda job: ex.submit(_worker_job, job), _result,
+                                lambda: limit)
     finally:
         ex.shutdown(wait=True, cancel_futures=True)
 
