@@ -36,7 +36,7 @@ DEFAULT_MAX_STREAMS = 16
 #: which is capped at the segment's (so the block's) length. 8 MiB keeps that near 100 MiB
 #: a candidate; a block of text is about 2M tokens (hours of model time), so restarting the
 #: model's context and the predictors at a block edge costs nothing measurable, while
-#: every corpus file measured in the README is smaller, so they are coded exactly as a
+#: every corpus file measured in docs/MEASUREMENTS.md is smaller, so they are coded exactly as a
 #: whole-input plan would code them.
 DEFAULT_BLOCK_SIZE = 8 << 20
 
@@ -205,7 +205,7 @@ class CodecConfig:
     block_size: int = field(default=DEFAULT_BLOCK_SIZE, metadata=_cli(
         "--block-size", "Input bytes planned and coded together; bounds memory (default "
         "8 MiB). Each block is one or more groups that workers code at once: for N workers "
-        "about input/2N, not below 1 MiB (README: about +1% size at 1 MiB).",
+        "about input/2N, not below 1 MiB.",
         low=1024, high=2**32 - 1, metavar="BYTES"))
     #: Line-layout folds a text segment may use (:class:`LayoutFold` bits: CR LF,
     #: soft line breaks, two spaces); which ones it does use is decided from its bytes and
@@ -223,7 +223,7 @@ class CodecConfig:
         "--model-gate", "3 (the default): a text segment that costs many tokens per byte "
         "leaves the model only where a calibrated sample says the model saves under 10% "
         "against the best off-model codec; 0: every text segment goes to the model; 2: none "
-        "does; 1: the rule of 2026-12-01.", low=0, high=3))
+        "does; 1: the first rule, before the router.", low=0, high=3))
     #: The codecs of segments the model does not code (``OFFMODEL_*``). The decoder does
     #: not need it (segment kinds say everything); recorded so a file says how to remake it.
     offmodel: int = field(default=DEFAULT_OFFMODEL, metadata=_cli(
@@ -239,7 +239,7 @@ class CodecConfig:
         "--predictors", "Predictors mixed with the LLM: 'all' (default), 'none', or a comma "
         "list of bias,ngram,match,temp,apm,unigram, plus 'shared' to let the shards of a "
         "group share what they learn (part of 'all'), and 'struct' for the structure "
-        "contexts (not part of 'all': they gain about 2% on logs and nothing on other text).",
+        "contexts (not part of 'all': they pay on logs and records only).",
         kind=str, metavar="LIST", parse=lambda text: parse_predictors(text)))
     ngram_orders: tuple[int, ...] = _P1["ngram_orders"]
     #: log2 of the n-gram hash buckets (all orders share them)
@@ -510,7 +510,7 @@ CONFIG_PRESETS.update({
 
 #: Compression levels as gzip, xz and zstd have them (-1 fastest ... -9 smallest), each a
 #: frozen config preset (written as its one-byte id) chosen from measured points of the
-#: speed/ratio frontier; the README's "Levels" table gives each one's bits per byte and
+#: speed/ratio frontier; docs/MEASUREMENTS.md's "Levels" table gives each one's bits per byte and
 #: KB/s. level -> (config preset id, what it changes from the default).
 LEVELS: dict[int, tuple[int, str]] = {
     1: (13, "no model: context mixing (PPMd, ZPAQ) and the classic codecs, by trial"),
