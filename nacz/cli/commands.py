@@ -24,7 +24,7 @@ from .files import (
     open_input,
     run_options,
 )
-from .options import bitstream_options, common, ray_option, settings_changes
+from .options import bitstream_options, common, model_options, settings_changes, where_options
 from .render import LIST_HEADER, info_record, info_text, list_line
 from .report import each_file, progress_bar, say
 
@@ -182,13 +182,8 @@ def decompress(files, output, to_stdout, force, quiet, model, threads, workers, 
 
 @cli.command()
 @click.argument("files", nargs=-1, metavar="[FILE]...")
-@click.option("--model", type=click.Path(dir_okay=False), default=None, help="GGUF model file.")
-@click.option("--threads", type=click.IntRange(1, 256), default=None)
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Worker processes (or Ray actors), each with its own model.")
-@click.option("--gpus", default=None, metavar="LIST", help="As for decompress.")
-@ray_option
-@click.option("-q", "--quiet", is_flag=True)
+@where_options
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def test(files, model, threads, workers, gpus, ray_address, quiet):
     """Decode each FILE fully and check every checksum; write nothing."""
     files = input_list(files, None, False)
@@ -250,8 +245,7 @@ def list_files(files):
               help="Write a self-contained web page here ('-' = stdout) instead.")
 @click.option("--top", type=click.IntRange(0, 10000), default=20, show_default=True,
               help="How many of the costliest spans (words) to list.")
-@click.option("--model", type=click.Path(dir_okay=False), default=None, help="GGUF model file.")
-@click.option("--threads", type=click.IntRange(1, 256), default=None)
+@model_options
 def explain(file, html_out, top, model, threads):
     """Show where the bits go: each token of FILE coloured by what it costs.
 

@@ -29,7 +29,37 @@ def ray_option(f):
     )(f)
 
 
+_MODEL = click.option(
+    "--model", type=click.Path(dir_okay=False), default=None,
+    help="GGUF model file (default: the bundled SmolLM2-135M-Instruct Q4_1).",
+)
+_THREADS = click.option(
+    "--threads", type=click.IntRange(1, 256), default=None,
+    help="CPU threads for the model (never changes the output).",
+)
+_WORKERS = click.option(
+    "--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+    help="Worker processes, each with its own model (never changes the output).",
+)
+_GPUS = click.option(
+    "--gpus", default=None, metavar="LIST",
+    help="Run the model on these GPUs, e.g. 0,1 (one or more workers each; needs a "
+    "GPU build of llama-cpp-python). GPU files decode only on matching GPUs.",
+)
+
+
+def model_options(f):
+    """--model and --threads: where the model comes from and how many threads run it."""
+    return _MODEL(_THREADS(f))
+
+
+def where_options(f):
+    """--model, --threads, --workers, --gpus and --ray: where the groups are coded."""
+    return model_options(_WORKERS(_GPUS(ray_option(f))))
+
+
 def common(f):
+    """The options of compress and decompress (listed as they always were)."""
     f = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(f)
     f = click.option(
         "-f", "--force", is_flag=True,
@@ -37,24 +67,7 @@ def common(f):
     )(f)
     f = click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output.")(f)
     f = click.option("-o", "--output", type=str, default=None, help="Output file ('-' = stdout).")(f)
-    f = click.option(
-        "--model", type=click.Path(dir_okay=False), default=None,
-        help="GGUF model file (default: the bundled SmolLM2-135M-Instruct Q4_1).",
-    )(f)
-    f = click.option(
-        "--threads", type=click.IntRange(1, 256), default=None,
-        help="CPU threads for the model (never changes the output).",
-    )(f)
-    f = click.option(
-        "--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-        help="Worker processes, each with its own model (never changes the output).",
-    )(f)
-    f = click.option(
-        "--gpus", default=None, metavar="LIST",
-        help="Run the model on these GPUs, e.g. 0,1 (one or more workers each; needs a "
-        "GPU build of llama-cpp-python). GPU files decode only on matching GPUs.",
-    )(f)
-    f = ray_option(f)
+    f = ray_option(_GPUS(_WORKERS(_THREADS(_MODEL(f)))))
     f = click.option(
         "--rm", "remove_input", is_flag=True,
         help="Remove FILE once the output is complete and verified.",
