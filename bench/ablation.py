@@ -1,7 +1,7 @@
 """Ablation of the predictors on the codec's own logits, many configurations in one pass.
 
 Usage:
-    python bench/ablation.py [--window W] [--configs a,b,...] [--out FILE.md] SPEC [SPEC ...]
+    python -m bench ablation [--window W] [--configs a,b,...] [--out FILE.md] SPEC [SPEC ...]
 
 SPEC is ``PATH`` (whole file), ``PATH:N`` (its first N bytes) or ``twice:PATH:N`` (its first
 N bytes pasted twice: a repetitive input); ``fold:SPEC`` is that input with the line-layout

@@ -8,7 +8,7 @@ the codec's own parameters (LlamaBackend.context_params); the median of ``--reps
 calls per point; k tokens are fed as one sequence's next k positions with every row's
 logits, as k co-batched streams would be.
 
-Usage: python bench/batch_cost.py [--positions 64,512,1024,1536,1984] [--k 1,2,3,4,8,16]
+Usage: python -m bench batch_cost [--positions 64,512,1024,1536,1984] [--k 1,2,3,4,8,16]
 """
 
 from __future__ import annotations
@@ -49,8 +49,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--window", type=int, default=2048)
     args = ap.parse_args(argv)
-    sys.path.insert(0, "tests")
-    from _corpus import corpus_path
+    from bench.common import corpus_path
 
     from nacz.backend import LlamaBackend, _llama
     from nacz.model_file import resolve_model

@@ -5,7 +5,7 @@ a block), so a smaller block gives more groups that workers or Ray actors can co
 and costs ratio: every block starts its shards without context and its predictors without
 what they learned. This script measures that cost on one text:
 
-    python bench/block_size.py TEXT [--bytes N] [--blocks 65536,262144,...] [--verify]
+    python -m bench blocks TEXT [--bytes N] [--blocks 65536,262144,...] [--verify]
                                     [--workers N] [--jsonl FILE]
 
 For each block size it runs ``nacz compress -c -q --block-size B`` as a fresh process
@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import time
 from pathlib import Path
 
-# One cut rule and one timed run for the benches.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from frontier import cut, model_plan, timed
+from bench.common import cut, nacz_cmd, record, run, write_record
+from bench.frontier import model_plan
 
 
 def size(text: str) -> int:
@@ -60,31 +58,28 @@ def main(argv=None) -> int:
     rows = []
     workers = ["--workers", str(args.workers)]
     for b in sizes:
-        blob, tc = timed([sys.executable, "-m", "nacz", "compress", "-c", "-q", *workers,
-                          "--block-size", str(b)], data)
+        c = run(nacz_cmd("compress", "-c", "-q", *workers, "--block-size", str(b)), data)
+        blob, tc = c.stdout, c.seconds
         td = None
         if args.verify:
-            back, td = timed([sys.executable, "-m", "nacz", "decompress", "-c", "-q",
-                              *workers], blob)
+            d = run(nacz_cmd("decompress", "-c", "-q", *workers), blob)
+            back, td = d.stdout, d.seconds
             if back != data:
                 raise SystemExit(f"round trip failed at block size {b}")
         groups, shards, tokens = model_plan(blob)
-        row = {
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "text": Path(args.text).name, "bytes": len(data), "block_size": b,
-            "blocks": sum(1 for _ in read_blocks(io.BytesIO(data), b)),
-            "groups": groups, "shards": shards, "tokens": tokens,
-            "compressed": len(blob), "bits_per_byte": 8 * len(blob) / len(data),
-            "workers": args.workers, "compress_s": round(tc, 1), "decompress_s": None if td is None else round(td, 1),
-            "round_trip": bool(args.verify),
-        }
+        row = record(
+            "blocks", Path(args.text).name, f"nacz --block-size {b}", len(data), len(blob),
+            round(tc, 1), None if td is None else round(td, 1),
+            text=Path(args.text).name, bytes=len(data), block_size=b,
+            blocks=sum(1 for _ in read_blocks(io.BytesIO(data), b)),
+            groups=groups, shards=shards, tokens=tokens,
+            compressed=len(blob), workers=args.workers, compress_s=round(tc, 1),
+            decompress_s=None if td is None else round(td, 1), round_trip=bool(args.verify))
         rows.append(row)
         print(f"block {b}: {row['groups']} groups, {row['shards']} shards, {len(blob)} bytes, "
               f"{row['bits_per_byte']:.4f} bits/byte, compress {tc:.0f} s"
               + ("" if td is None else f", decompress {td:.0f} s, round trip OK"), flush=True)
-        if args.jsonl:
-            with args.jsonl.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+        write_record(args.jsonl, row)
 
     # Groups, not blocks, are what a worker pool shares out (a block of many shards may
     # hold several groups); the cost is counted per block, since each block restarts.

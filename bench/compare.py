@@ -1,10 +1,11 @@
 """Ratio and speed of nacz against classic compressors on the same files.
 
-Usage: python bench/compare.py [--nacz-args "..."] FILE [FILE ...]
+Usage: python -m bench compare [--nacz-args "..."] [--jsonl PATH] FILE [FILE ...]
 
 For every file and tool: compressed bytes, bits per byte, compress and decompress KB/s
 (wall clock, one run each; the machine is shared, so treat speeds as rough). Every
-round trip is checked byte for byte. Prints a tab-separated table on stdout.
+round trip is checked byte for byte. Prints a tab-separated table on stdout; with
+``--jsonl`` also one results record (bench.common.record) per file and tool.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import argparse
 import os
 import shlex
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
+
+from bench.common import nacz_cmd, record, write_record
+from bench.common import run as _run
 
 TOOLS = {
     "gzip -9": (["gzip", "-9", "-c"], ["gzip", "-d", "-c"]),
@@ -27,26 +28,24 @@ TOOLS = {
 
 
 def run(cmd: list[str], data: bytes) -> tuple[bytes, float]:
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, input=data, capture_output=True, check=True)
-    return p.stdout, time.perf_counter() - t0
+    r = _run(cmd, data)
+    return r.stdout, r.seconds
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nacz-args", default="", help="extra options for nacz compress")
     ap.add_argument("--no-nacz", action="store_true")
+    ap.add_argument("--jsonl", default=None, help="append one record per file and tool here")
     ap.add_argument("files", nargs="+")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     tools = {k: v for k, v in TOOLS.items() if shutil.which(v[0][0])}
     if not args.no_nacz:
-        nacz = [sys.executable, "-m", "nacz"]
         tools["nacz"] = (
-            nacz + ["compress", "-q", *shlex.split(args.nacz_args)],
-            nacz + ["decompress", "-q"],
+            nacz_cmd("compress", "-q", *shlex.split(args.nacz_args)),
+            nacz_cmd("decompress", "-q"),
         )
     print("file\ttool\tbytes\tcompressed\tbits_per_byte\tcompress_KB_s\tdecompress_KB_s")
-    cwd = tempfile.mkdtemp()
     for path in args.files:
         data = open(path, "rb").read()
         for name, (c, d) in tools.items():
@@ -61,6 +60,8 @@ def main() -> int:
                 f"{8 * len(packed) / max(1, len(data)):.4f}\t{kb / tc:.2f}\t{kb / td:.2f}",
                 flush=True,
             )
+            write_record(args.jsonl, record("compare", os.path.basename(path), name, len(data),
+                                            len(packed), tc, td, nacz_args=args.nacz_args))
     return 0
 
 

@@ -11,7 +11,7 @@ Configs: ``sync`` (shared state, ``Predictor.SYNC``: a step's predictions in par
 ``unshared`` (each stream its own state: in parallel, the sequential bits), ``shared`` (the
 default: one stream after another, whatever the thread count).
 
-    python bench/cpu_side.py [--threads 1,2,16] [--streams 16,64,256] [--steps 12]
+    python -m bench cpu_side [--threads 1,2,16] [--streams 16,64,256] [--steps 12]
                              [--configs sync,shared] [--markdown]
 
 Run it with nothing else on the machine.

@@ -1,9 +1,9 @@
 """Issue 19's device check, the measuring half (``bench/device_check.sh`` sets up the builds).
 
-    python bench/device_check.py roundtrip OUT [--gpus 0] [--bytes N] TEXT...
-    python bench/device_check.py streams OUT [--gpus 0] --streams 16,64,256 [--bytes N] TEXT
-    python bench/device_check.py portability OUT DIR
-    python bench/device_check.py refusal OUT DIR
+    python -m bench device_check roundtrip OUT [--gpus 0] [--bytes N] TEXT...
+    python -m bench device_check streams OUT [--gpus 0] --streams 16,64,256 [--bytes N] TEXT
+    python -m bench device_check portability OUT DIR
+    python -m bench device_check refusal OUT DIR
 
 Every step appends rows to ``OUT/<step>.tsv`` (a header line first), each row naming the
 llama.cpp build in use (``NACZ_DC_BUILD``: cpu or gpu), and runs nacz as a user does:
@@ -32,8 +32,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 BUILD = os.environ.get("NACZ_DC_BUILD", "cpu")
 

@@ -7,7 +7,7 @@ batched forward rate on the same shards (a plain lockstep decode loop over the f
 ``--raw-steps`` steps of each group, no coding). Prints one Markdown table, and with
 ``--png`` a plot of bits per byte against KB/s per text.
 
-Usage: python bench/frontier.py [--bytes N] [--png PATH] [--jsonl PATH]
+Usage: python -m bench frontier [--bytes N] [--png PATH] [--jsonl PATH]
        [--configs "NAME::ARGS;;NAME::ARGS" | --levels 1,6,9] TEXT...
 A TEXT is a path; each is cut to its first N bytes (default 8192) at a newline.
 """
@@ -15,16 +15,13 @@ A TEXT is a path; each is cut to its first N bytes (default 8192) at a newline.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import codec_groups, raw_forward_rate  # noqa: E402
+from bench.common import cut, nacz_cmd, read_records, record, run, write_record
+from bench.throughput import codec_groups, raw_forward_rate
 
 #: name -> extra `nacz compress` arguments: the sweep of 2026-12-01 (bench/FRONTIER.md).
 #: "today" is the default before 2026-12-01 (config preset 2).
@@ -39,22 +36,6 @@ CONFIGS = {
     "confidence skip (match of 8+ tokens)": "--model-gate 0 --skip-min-match 8",
     "new default (model gate on, config preset 3)": "",
 }
-
-
-def cut(data: bytes, n: int) -> bytes:
-    if len(data) <= n:
-        return data
-    nl = data.rfind(b"\n", 0, n)
-    return data[: nl + 1] if nl > n // 2 else data[:n]
-
-
-def timed(cmd: list[str], data: bytes) -> tuple[bytes, float]:
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, input=data, capture_output=True)
-    wall = time.perf_counter() - t0
-    if p.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {p.stderr.decode(errors='replace')}")
-    return p.stdout, wall
 
 
 def model_plan(blob: bytes) -> tuple[int, int, int]:
@@ -122,14 +103,12 @@ def main(argv=None) -> int:
         configs = {f"level {n}": f"--level {n}" for n in args.levels.split(",")}
     done = {}
     if args.jsonl and Path(args.jsonl).exists():
-        for line in Path(args.jsonl).read_text().splitlines():
-            r = json.loads(line)
+        for r in read_records(args.jsonl):
             done[r["config"], r["text"]] = r
     from nacz.api import Codec
 
     codec = Codec()
     texts = {Path(t).name: cut(Path(t).read_bytes(), args.bytes) for t in args.texts}
-    nacz = [sys.executable, "-m", "nacz"]
     rows = []
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{len(texts)} texts of <= {args.bytes} bytes", flush=True)
@@ -141,22 +120,24 @@ def main(argv=None) -> int:
                 continue
             if args.report:
                 continue
-            blob, tc = timed(nacz + ["compress", "-c", "-q", *shlex.split(extra)], data)
-            back, td = timed(nacz + ["decompress", "-c", "-q"], blob)
+            c = run(nacz_cmd("compress", "-c", "-q", *shlex.split(extra)), data)
+            d = run(nacz_cmd("decompress", "-c", "-q"), c.stdout)
+            blob, tc, back, td = c.stdout, c.seconds, d.stdout, d.seconds
             if back != data:
                 raise SystemExit(f"{name} / {tname}: round trip FAILED")
             groups = codec_groups(codec, data, cfg)
             n_tok = sum(len(t) for g in groups for t in g)
             n_shards = sum(len(g) for g in groups)
             raw = raw_rate(codec, groups, cfg, args.raw_steps) if groups else float("nan")
-            row = dict(config=name, text=tname, bytes=len(data), size=len(blob),
-                       bpb=8 * len(blob) / len(data), tc=tc, td=td,
-                       kbc=len(data) / 1000 / tc, kbd=len(data) / 1000 / td,
-                       tokens=n_tok, shards=n_shards, raw=raw)
+            # the common record, then frontier's own keys (read back by the tables below
+            # and by --report on the results kept from before the common record)
+            row = record("frontier", tname, f"nacz {extra}".strip(), len(data), len(blob),
+                         tc, td, config=name, text=tname, bytes=len(data), size=len(blob),
+                         bpb=8 * len(blob) / len(data), tc=tc, td=td,
+                         kbc=len(data) / 1000 / tc, kbd=len(data) / 1000 / td,
+                         tokens=n_tok, shards=n_shards, raw=raw)
             rows.append(row)
-            if args.jsonl:
-                with open(args.jsonl, "a") as f:
-                    f.write(json.dumps(row) + "\n")
+            write_record(args.jsonl, row)
             print(f"{name} | {tname}: {row['bpb']:.4f} bits/byte, compress {tc:.1f} s "
                   f"({row['kbc']:.3f} KB/s), decompress {td:.1f} s ({row['kbd']:.3f} KB/s), "
                   f"d/c {td / tc:.2f}, {n_shards} shards, {n_tok} tokens, raw {raw:.1f} tok/s",

@@ -12,8 +12,8 @@ Then, offline, compares the exact (unquantized) coding cost of:
   (e_v += lr * (onehot - p_v) * h), restricted to the target and the top-K tokens of
   each step ("dynamic evaluation" of the output layer only).
 
-Usage: python bench/hidden_probe.py dump OUT.npz FILE[:MAXTOKENS] ...
-       python bench/hidden_probe.py eval OUT.npz
+Usage: python -m bench hidden_probe dump OUT.npz FILE[:MAXTOKENS] ...
+       python -m bench hidden_probe eval OUT.npz
 """
 
 from __future__ import annotations
@@ -153,9 +153,18 @@ def evaluate(path: str, lrs=(0.0, 0.5, 1.0, 2.0), top_k=32) -> None:
                       f"\t{time.perf_counter() - t0:.0f}s", flush=True)
 
 
-if __name__ == "__main__":
-    if sys.argv[1] == "dump":
-        dump(sys.argv[2], sys.argv[3:])
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) < 2 or argv[0] not in ("dump", "eval"):
+        print(__doc__)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    if argv[0] == "dump":
+        dump(argv[1], argv[2:])
     else:
-        lrs = tuple(float(x) for x in sys.argv[3].split(",")) if len(sys.argv) > 3 else (0.0, 0.5, 1.0, 2.0)
-        evaluate(sys.argv[2], lrs)
+        lrs = tuple(float(x) for x in argv[2].split(",")) if len(argv) > 2 else (0.0, 0.5, 1.0, 2.0)
+        evaluate(argv[1], lrs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,7 +7,7 @@ C cores). "Beside a hog" runs one nacz next to H busy-looping processes that are
 its bound is 1.25 x max(1, (T + H)/C). Every run's output must equal the run alone's,
 byte for byte (the wait policy and thread count never change the bits).
 
-Usage: python bench/load.py [--file F] [--threads 1,2] [--n 1,2,4] [--hogs 1,2]
+Usage: python -m bench load [--file F] [--threads 1,2] [--n 1,2,4] [--hogs 1,2]
            [--env NAME=VALUE] [--markdown]
 ``--env`` sets a variable for every nacz run (e.g. OMP_WAIT_POLICY=ACTIVE for the
 spinning wait nacz used before). Run it with nothing else on the machine.

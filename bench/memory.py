@@ -6,7 +6,7 @@ so neither the input nor the output is ever held whole. Prints, per input size, 
 tracemalloc peak (Python and numpy allocations) and the process's peak RSS (everything,
 including the model, liblzma and zstd) for each direction.
 
-    python bench/memory.py [--sizes 8,32] [--block-size BYTES]   # sizes in MB (10^6 bytes)
+    python -m bench memory [--sizes 8,32] [--block-size BYTES]   # sizes in MB (10^6 bytes)
 """
 
 from __future__ import annotations
@@ -62,13 +62,13 @@ def measure(n: int, block: int, direction: str, path: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main(argv=None) -> int:
     from nacz.config import DEFAULT_BLOCK_SIZE
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="8,32", help="input sizes in MB, comma separated")
     ap.add_argument("--block-size", type=int, default=DEFAULT_BLOCK_SIZE)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     print(f"block size {args.block_size} bytes; MiB: tracemalloc peak / peak RSS")
     print("| input | compress traced | compress RSS | decompress traced | decompress RSS |")
     print("|---|---|---|---|---|")
@@ -81,7 +81,8 @@ def main() -> None:
             mib = 1 << 20
             print(f"| {mb} MB | {c['traced'] / mib:.1f} | {c['rss'] / mib:.0f} | "
                   f"{d['traced'] / mib:.1f} | {d['rss'] / mib:.0f} |", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

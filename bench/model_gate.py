@@ -6,7 +6,7 @@ the classic codecs' bits per byte, their ratio against KEEP_RATIO, and the decis
 ``--full``, the whole text is also coded by nacz with the gate off, to show what the
 sample's estimate would have been compared with (slow: minutes per 32 KB).
 
-Usage: python bench/model_gate.py FILE[:BYTES] ... [--full]
+Usage: python -m bench model_gate FILE[:BYTES] ... [--full]
 """
 
 from __future__ import annotations

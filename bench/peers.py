@@ -1,7 +1,7 @@
 """nacz against its peers, side by side on the same inputs (issue 32, item 4).
 
-    python bench/peers.py [--tools LIST] [--jsonl FILE] FILE[:N] ...
-    python bench/peers.py --table FILE.jsonl [FILE.jsonl ...]
+    python -m bench peers [--tools LIST] [--jsonl FILE] FILE[:N] ...
+    python -m bench peers --table FILE.jsonl [FILE.jsonl ...]
 
 For every input (its first N bytes when given) and tool: compressed bytes, bits per byte,
 seconds to compress and to decompress (wall clock, one run each, whole processes: model
@@ -23,17 +23,16 @@ use both cores.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-NACZ = [sys.executable, "-m", "nacz"]
+from bench.common import nacz_cmd, read_records, read_spec, record, run, write_record
+
+NACZ = nacz_cmd()
 _PPMD = ("import sys, pyppmd; d = sys.stdin.buffer.read(); "
          "sys.stdout.buffer.write({})")
 TOOLS: dict[str, tuple[list[str], list[str]]] = {
@@ -51,32 +50,18 @@ TOOLS: dict[str, tuple[list[str], list[str]]] = {
 
 
 def _read(spec: str) -> tuple[str, bytes]:
-    path, _, limit = spec.rpartition(":") if spec.rpartition(":")[2].isdigit() else (spec, "", "")
-    data = Path(path).read_bytes()
-    return Path(path).name + (f":{limit}" if limit else ""), data[: int(limit)] if limit else data
-
-
-def _pipe(cmd: list[str], data: bytes) -> tuple[bytes, float]:
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, input=data, capture_output=True, check=False)
-    if p.returncode:
-        raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.decode(errors='replace').strip()}")
-    return p.stdout, time.perf_counter() - t0
+    # PATH:N is a plain prefix of N bytes, as PEERS.md's table was measured
+    path, data, limit = read_spec(spec, at_newline=False)
+    return Path(path).name + (f":{limit}" if limit else ""), data
 
 
 def _zpaq(data: bytes) -> tuple[int, float, float, bytes]:
     with tempfile.TemporaryDirectory() as tmp:
         src, arc, out = Path(tmp, "in"), Path(tmp, "a.zpaq"), Path(tmp, "out")
         src.write_bytes(data)
-        t0 = time.perf_counter()
-        subprocess.run(["zpaq", "a", str(arc), "in", "-m5", "-t1"], cwd=tmp,
-                       capture_output=True, check=True)
-        tc = time.perf_counter() - t0
+        tc = run(["zpaq", "a", str(arc), "in", "-m5", "-t1"], None, cwd=tmp).seconds
         out.mkdir()
-        t0 = time.perf_counter()
-        subprocess.run(["zpaq", "x", str(arc), "-to", str(out), "-t1"], cwd=tmp,
-                       capture_output=True, check=True)
-        td = time.perf_counter() - t0
+        td = run(["zpaq", "x", str(arc), "-to", str(out), "-t1"], None, cwd=tmp).seconds
         return arc.stat().st_size, tc, td, (out / "in").read_bytes()
 
 
@@ -85,21 +70,28 @@ def measure(name: str, data: bytes, tool: str) -> dict:
         size, tc, td, back = _zpaq(data)
     else:
         enc, dec = TOOLS[tool]
-        packed, tc = _pipe(enc, data)
-        back, td = _pipe(dec, packed)
-        size = len(packed)
+        packed = run(enc, data)
+        back = run(dec, packed.stdout)
+        size, tc, td, back = len(packed.stdout), packed.seconds, back.seconds, back.stdout
     if back != data:
         raise RuntimeError(f"{name}: {tool} round trip FAILED")
-    return {"input": name, "tool": tool, "bytes": len(data), "compressed": size,
-            "bits_per_byte": 8 * size / max(1, len(data)), "compress_s": round(tc, 3),
-            "decompress_s": round(td, 3),
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+    return record("peers", name, tool, len(data), size, round(tc, 3), round(td, 3))
+
+
+def _legacy(r: dict) -> dict:
+    """A row of the results kept from before the common record (input, bytes, compressed,
+    compress_s, decompress_s), in the common keys."""
+    if "bytes_in" in r:
+        return r
+    return record("peers", r["input"], r["tool"], r["bytes"], r["compressed"],
+                  r["compress_s"], r["decompress_s"], date=r.get("date"), machine=None)
 
 
 def table(rows: list[dict]) -> str:
     tools = [t for t in TOOLS if any(r["tool"] == t for r in rows)]
-    inputs = list(dict.fromkeys(r["input"] for r in rows))
-    by = {(r["input"], r["tool"]): r for r in rows}
+    rows = [_legacy(r) for r in rows]
+    inputs = list(dict.fromkeys(r["file"] for r in rows))
+    by = {(r["file"], r["tool"]): r for r in rows}
     lines = ["| input | bytes | " + " | ".join(tools) + " |",
              "|---|---|" + "---|" * len(tools)]
     for name in inputs:
@@ -107,9 +99,9 @@ def table(rows: list[dict]) -> str:
         for t in tools:
             r = by.get((name, t))
             cells.append("–" if r is None else
-                         f"{r['compressed']:,} B, {r['bits_per_byte']:.3f}, "
-                         f"{r['compress_s']:.1f} / {r['decompress_s']:.1f} s")
-        n = next(r["bytes"] for r in rows if r["input"] == name)
+                         f"{r['bytes_out']:,} B, {r['bits_per_byte']:.3f}, "
+                         f"{r['seconds_compress']:.1f} / {r['seconds_decompress']:.1f} s")
+        n = next(r["bytes_in"] for r in rows if r["file"] == name)
         lines.append(f"| {name} | {n:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -122,8 +114,7 @@ def main(argv=None) -> int:
     ap.add_argument("--table", nargs="+", type=Path, metavar="JSONL")
     args = ap.parse_args(argv)
     if args.table:
-        rows = [json.loads(line) for p in args.table for line in p.read_text().splitlines()
-                if line.strip()]
+        rows = read_records(*args.table)
         print(table(rows))
         return 0
     tools = [t for t in args.tools.split(",") if t]
@@ -143,9 +134,7 @@ def main(argv=None) -> int:
             row = measure(name, data, tool)
             rows.append(row)
             print(json.dumps(row), flush=True)
-            if args.jsonl:
-                with args.jsonl.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
+            write_record(args.jsonl, row)
     print(table(rows), file=sys.stderr)
     return 0
 

@@ -7,7 +7,7 @@ It uses only public names, so the same script times another checkout: point PYTH
 a directory whose ``nacz/`` holds that checkout (with ``coder/`` and ``formats/`` copied
 into it as ``nacz/coder``, ``nacz/formats``).
 
-    python bench/predictor_time.py [--tokens 3000] [--repeat 5] [--json]
+    python -m bench predictor_time [--tokens 3000] [--repeat 5] [--json]
 
 Prints the best and the median of ``--repeat`` runs in microseconds per token. Run it with
 nothing else on the machine; compare two checkouts by alternating runs (drift is 10-20%

@@ -11,7 +11,7 @@ Every run is a fresh ``nacz`` process (wall clock, start-up included), one at a 
 3. a simulated two-node cluster (``ray.cluster_utils.Cluster``: two raylets on loopback,
    one CPU each): the same compression through it, which must write the same bytes.
 
-Usage: python bench/ray_bench.py TEXT [--bytes 8192] [--block-size 2048] [--actors 1,2]
+Usage: python -m bench ray TEXT [--bytes 8192] [--block-size 2048] [--actors 1,2]
 Prints Markdown tables.
 """
 
@@ -22,13 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from frontier import cut, model_plan, timed  # noqa: E402  (one cut rule and one timed run for the benches)
+from bench.common import cut, nacz_cmd, run
+from bench.frontier import model_plan
 
 
 def nacz(args: list[str], data: bytes) -> tuple[bytes, float]:
-    return timed([sys.executable, "-m", "nacz", *args], data)
+    r = run(nacz_cmd(*args), data)
+    return r.stdout, r.seconds
 
 
 def main(argv=None) -> int:

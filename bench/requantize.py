@@ -9,7 +9,7 @@ plus the LLM's own bits/byte on alice29.txt tokens 2000-4000 in one batched eval
 Research only: nacz's bitstream names its model by SHA-256, so a requantized default would
 be a new model.
 
-    python bench/requantize.py OUT_DIR q4_1 q8_0 q4_0 [f16 q5_0 q4_k_s]
+    python -m bench requantize OUT_DIR q4_1 q8_0 q4_0 [f16 q5_0 q4_k_s]
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ FTYPES = {"q4_0": 2, "f16": 1, "q8_0": 7, "q5_0": 8, "q4_k_s": 14}
 
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) < 2 or args[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if args[:1] in (["-h"], ["--help"]) else 2
     out_dir, types = args[0], args[1:]
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.join(here, "..", "tests"))
-    sys.path.insert(0, here)
-    from _corpus import corpus_path
-    from batch_cost import decode_sequence, median_decode_ms  # batch_cost.py's own calls
+    from bench.batch_cost import decode_sequence, median_decode_ms  # batch_cost.py's own calls
+    from bench.common import corpus_path
 
     from nacz.backend import LlamaBackend, _llama
     from nacz.model_file import resolve_model

@@ -1,6 +1,6 @@
 """The router's estimate against the real cost, text segment by text segment (issue 32).
 
-    python bench/router.py --actual DIR [--jsonl FILE] TEXT ...
+    python -m bench router --actual DIR [--jsonl FILE] TEXT ...
 
 For every text segment of every TEXT (nacz.segmenter's plan): bytes, tokens per byte,
 whether the router samples it, the cold sample's bits per byte, the router's calibrated
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench.common import nacz_cmd, record, run, write_record
 
 METHOD_NAMES = {0: "stored", 1: "zstd", 2: "lzma2", 3: "x86+lzma2", 4: "sparc+lzma2",
                 5: "ppmd", 6: "zpaq"}
@@ -63,9 +63,8 @@ def main(argv=None) -> int:
         data = path.read_bytes()
         made = args.actual / f"{path.name}.nacz"
         if not made.exists() or made.stat().st_size == 0:
-            with made.open("wb") as out:
-                subprocess.run([sys.executable, "-m", "nacz", "compress", "-c", "--model-gate",
-                                "0", str(path)], stdout=out, check=True)
+            made.write_bytes(run(nacz_cmd("compress", "-c", "--model-gate", "0", str(path)),
+                                 None).stdout)
         for seg in plan_segments(data):
             if seg.kind != "text":
                 continue
@@ -82,18 +81,16 @@ def main(argv=None) -> int:
             actual = model_bits(made, seg.start, seg.end) / len(piece)
             model = est.model_pays
             chosen = actual if model else off_bpb
-            row = {
-                "text": path.name, "start": seg.start, "bytes": len(piece),
+            row = record(
+                "router", path.name, "nacz router estimate", len(piece), None, None, None,
+                **{"text": path.name, "start": seg.start, "bytes": len(piece),
                 "tokens_per_byte": est.tokens_per_byte, "sampled": est.needs_sample,
                 "sample_bpb": est.sample_bits_per_byte, "estimate_bpb": est.model_bits_per_byte,
                 "actual_bpb": actual, "offmodel_bpb": off_bpb,
                 "offmodel_codec": METHOD_NAMES[off[0]], "decision": "model" if model else "off",
                 "regret": chosen / min(actual, off_bpb) - 1, "estimate_s": round(secs, 2),
-                "keep_share": ROUTER_KEEP_SHARE,
-            }
-            if args.jsonl:
-                with args.jsonl.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
+                "keep_share": ROUTER_KEEP_SHARE})
+            write_record(args.jsonl, row)
             fmt = (lambda v: "–" if v is None else f"{v:.3f}")
             ratio = (row["estimate_bpb"] / actual) if row["estimate_bpb"] else None
             print(f"| {path.name}{'' if seg.start == 0 else f' @{seg.start}'} | {len(piece):,} "

@@ -2,8 +2,8 @@
 
 Two steps, so that many configurations cost one model pass:
 
-    python bench/struct_ablation.py cache DIR SPEC [SPEC ...]
-    python bench/struct_ablation.py run DIR [--configs a;b;...] [--out FILE.md]
+    python -m bench struct_ablation cache DIR SPEC [SPEC ...]
+    python -m bench struct_ablation run DIR [--configs a;b;...] [--out FILE.md]
 
 ``cache`` tokenizes each input (SPEC as in bench/ablation.py: ``PATH`` or ``PATH:N`` for
 its first N bytes, optionally ``name=`` before it), runs all of them as streams of one

@@ -1,7 +1,7 @@
 """nacz against paq8px -8L and xz -9e on structured texts from outside the corpus (issue 21).
 
 Usage:
-    python bench/structured.py [--bytes N] [--paq8px PATH] [--nacz-args "..."]
+    python -m bench structured [--bytes N] [--paq8px PATH] [--nacz-args "..."]
                                [--canterbury] [--jsonl FILE] [NAME=PATH[:N] ...]
 
 Without texts it finds its own on this kind of machine (what exists is used, what does not
@@ -22,15 +22,14 @@ seconds to compress with each.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench.common import CORPORA, nacz_cmd, record, round_trip, run, write_record
 
 _PY = Path(sys.executable).resolve().parents[1] / "lib"
 _RUST = Path.home() / ".rustup/toolchains"
@@ -68,19 +67,12 @@ CANTERBURY = ("alice29.txt", "asyoulik.txt", "lcet10.txt", "plrabn12.txt", "cp.h
 
 
 def _run(cmd, data: bytes | None = None, cwd=None) -> tuple[bytes, float]:
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, input=data, capture_output=True, cwd=cwd)
-    if p.returncode:
-        raise SystemExit(f"{shlex.join(map(str, cmd))} failed: {p.stderr.decode()[-400:]}")
-    return p.stdout, time.perf_counter() - t0
+    r = run(cmd, data, cwd=cwd)
+    return r.stdout, r.seconds
 
 
 def xz(data: bytes, tmp: Path) -> tuple[int, float, float]:
-    packed, tc = _run(["xz", "-9e", "-c"], data)
-    back, td = _run(["xz", "-d", "-c"], packed)
-    if back != data:
-        raise SystemExit("xz round trip differs")
-    return len(packed), tc, td
+    return round_trip(["xz", "-9e", "-c"], ["xz", "-d", "-c"], data, what="xz")
 
 
 def paq8px(exe: str, data: bytes, tmp: Path) -> tuple[int, float, float]:
@@ -96,12 +88,8 @@ def paq8px(exe: str, data: bytes, tmp: Path) -> tuple[int, float, float]:
 
 
 def nacz(args: list[str], data: bytes, tmp: Path) -> tuple[int, float, float]:
-    cmd = [sys.executable, "-m", "nacz"]
-    packed, tc = _run(cmd + ["compress", "-q", *args, "-c", "-"], data, cwd=tmp)
-    back, td = _run(cmd + ["decompress", "-q", "-c", "-"], packed, cwd=tmp)
-    if back != data:
-        raise SystemExit("nacz round trip differs")
-    return len(packed), tc, td
+    return round_trip(nacz_cmd("compress", "-q", *args, "-c", "-"),
+                      nacz_cmd("decompress", "-q", "-c", "-"), data, cwd=tmp, what="nacz")
 
 
 def main(argv=None) -> int:
@@ -122,15 +110,17 @@ def main(argv=None) -> int:
             if ":" in path:
                 path, cut = path.rsplit(":", 1)
                 n = int(cut)
-            texts.append((name, Path(path).read_bytes()[:n]))
+            texts.append((name, cut(Path(path).read_bytes(), n, at_newline=False)))
     else:
+        # a plain prefix, as STRUCTURED.md's tables were measured
         for name, path in default_texts():
-            texts.append((name, path.read_bytes()[: args.bytes] if path else None))
+            texts.append((name, cut(path.read_bytes(), args.bytes, at_newline=False)
+                          if path else None))
     if args.canterbury:
-        corp = Path(__file__).resolve().parents[1] / "corpora"
         for f in CANTERBURY:
-            p = corp / f
-            texts.append((f, p.read_bytes()[: args.bytes] if p.exists() else None))
+            p = CORPORA / f
+            texts.append((f, cut(p.read_bytes(), args.bytes, at_newline=False)
+                          if p.exists() else None))
 
     nacz_args = shlex.split(args.nacz_args)
     tools = {"xz -9e": xz, "nacz": lambda d, t: nacz(nacz_args, d, t)}
@@ -151,11 +141,9 @@ def main(argv=None) -> int:
                 row[tool] = dict(bpb=8 * size / len(data), compress_s=tc, decompress_s=tdec)
                 print(f"{name} {tool}: {8 * size / len(data):.4f} bpb, {tc:.1f} s / "
                       f"{tdec:.1f} s", file=sys.stderr, flush=True)
-                if args.jsonl:
-                    with open(args.jsonl, "a") as f:
-                        f.write(json.dumps({"text": name, "bytes": len(data), "tool": tool,
-                                            "nacz_args": args.nacz_args,
-                                            **row[tool]}) + "\n")
+                write_record(args.jsonl, record(
+                    "structured", name, tool, len(data), size, tc, tdec, text=name,
+                    bytes=len(data), nacz_args=args.nacz_args, **row[tool]))
             rows.append(row)
     has_paq = "paq8px -8L" in tools
     head = ["text", "bytes"] + (["paq8px -8L"] if has_paq else []) + ["xz -9e", "nacz"]

@@ -1,7 +1,7 @@
 """One table: nacz against classic compressors, and nacz against the model's raw rate.
 
 Usage:
-    python bench/throughput.py [--nacz-args "..."] [--png FILE] [--no-workers-check]
+    python -m bench throughput [--nacz-args "..."] [--png FILE] [--no-workers-check]
                                [--repeat N] FILE ...
 
 For every file, in this order (never two model processes at once):
@@ -29,38 +29,20 @@ matplotlib: ``pip install '.[bench]'``).
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import TOOLS, run  # noqa: E402
+from bench.common import run as _run
+from bench.compare import TOOLS, run
 
 
 def run_measured(cmd: list[str], data: bytes) -> tuple[bytes, float, int]:
     """Run ``cmd`` on ``data``; (stdout, wall seconds, peak RSS in bytes of that process)."""
-    import tempfile
-
-    with tempfile.TemporaryFile() as src, tempfile.TemporaryFile() as dst, \
-            tempfile.TemporaryFile() as err:
-        src.write(data)
-        src.seek(0)
-        t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdin=src, stdout=dst, stderr=err)
-        _, status, usage = os.wait4(p.pid, 0)  # wait4: this child's own rusage
-        wall = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
-        if p.returncode != 0:
-            err.seek(0)
-            msg = err.read().decode(errors="replace").strip()
-            raise SystemExit(f"{' '.join(cmd)} failed: {msg}")
-        dst.seek(0)
-        return dst.read(), wall, usage.ru_maxrss * 1024
+    r = _run(cmd, data, rss=True)
+    return r.stdout, r.seconds, r.peak_rss
 
 
 def codec_groups(codec, data: bytes, cfg) -> list[list[np.ndarray]]:
@@ -152,7 +134,6 @@ def main(argv=None) -> int:
     import shutil
 
     from nacz.api import Codec
-    from nacz.config import CodecConfig
 
     tools = {k: v for k, v in TOOLS.items() if shutil.which(v[0][0])}
     nacz = [sys.executable, "-m", "nacz"]
