@@ -106,3 +106,14 @@ def test_coder_and_formats_import_only_the_standard_library_and_numpy():
                         [a.name for a in node.names] if isinstance(node, ast.Import) else [])
                 for mod in mods:
                     assert not (mod or "").startswith("nacz"), (path, mod)
+
+
+def test_every_subpackage_of_the_source_tree_is_installed():
+    """A subpackage the build leaves out passes in an editable install and fails in CI's."""
+    import importlib
+
+    source = Path(__file__).resolve().parent.parent / "nacz"
+    for init in sorted(source.rglob("__init__.py")):
+        rel = init.parent.relative_to(source.parent)
+        mod = importlib.import_module(".".join(rel.parts))
+        assert Path(mod.__file__).name == "__init__.py", rel
