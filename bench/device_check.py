@@ -130,7 +130,12 @@ def streams(out: Path, text: str, counts: list[int], gpus: str | None, n_bytes: 
 
 
 def _streams_row(out, codec, data, text, n_tokens, s, gpus, raw_steps, mode) -> int:
-    from throughput import codec_groups, raw_forward_rate
+    # Run by path (device_check.sh), so the repository root is not on sys.path: put it
+    # last, where bench.* is found and an installed nacz still comes before ./nacz.
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.append(root)
+    from bench.throughput import codec_groups, raw_forward_rate
 
     from nacz.cli import parse_predictors
     from nacz.config import CodecConfig
