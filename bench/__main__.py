@@ -180,16 +180,17 @@ def router(argv):
 
 
 def peers(argv):
-    """nacz (default, -1) against xz, zstd, PPMd and zpaq on the Canterbury files and
-    DIR's texts."""
-    if _help(argv):
+    """nacz (default, -1, --model-gate 0) against xz, zstd, PPMd and zpaq on the Canterbury
+    files and DIR's texts; with options first (``peers --tools ... FILE[:N] ...``), the
+    module's own command line."""
+    if _help(argv) or (argv and argv[0].startswith("-")):
         return _main("peers", argv)
     _need(argv, 1, "peers DIR")
     d = argv[0]
     cut = [f"{C}/{f}:8192" for f in ("alice29.txt", "asyoulik.txt", "cp.html", "fields.c",
                                      "grammar.lsp", "lcet10.txt", "plrabn12.txt", "xargs.1")]
     return _main("peers", ["--jsonl", f"{d}/peers.jsonl", "--tools",
-                           "nacz,nacz-1,xz-9e,zstd-19,ppmd16,zpaq-m5",
+                           "nacz,nacz-1,nacz-gate0,xz-9e,zstd-19,ppmd16,zpaq-m5",
                            f"{C}/kennedy.xls", f"{C}/ptt5", f"{C}/sum", *cut, *_texts_dir(d)])
 
 
