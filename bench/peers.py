@@ -2,6 +2,7 @@
 
     python -m bench peers [--tools LIST] [--jsonl FILE] FILE[:N] ...
     python -m bench peers --table FILE.jsonl [FILE.jsonl ...]
+    python -m bench peers --checks FILE.jsonl [FILE.jsonl ...]
 
 For every input (its first N bytes when given) and tool: compressed bytes, bits per byte,
 seconds to compress and to decompress (wall clock, one run each, whole processes: model
@@ -106,16 +107,40 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def checks(rows: list[dict]) -> str:
+    """Issue 32's two promises, input by input: the default at most 3% larger than the
+    better of ``--model-gate 0`` and ``-1``; and where the default is the off-model path
+    (its size equals ``-1``'s), no larger than the smaller of PPMd order 16 and zpaq -m5."""
+    rows = [_legacy(r) for r in rows]
+    by = {(r["file"], r["tool"]): r["bytes_out"] for r in rows}
+    lines = ["| input | default B | gate 0 B | -1 B | default / better | ≤ 1.03 | "
+             "PPMd, zpaq B | -1 / smaller peer |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in dict.fromkeys(r["file"] for r in rows):
+        d, g, f = by.get((name, "nacz")), by.get((name, "nacz-gate0")), by.get((name, "nacz-1"))
+        if None in (d, g, f):
+            continue
+        ratio = d / min(g, f)
+        peers = [by[(name, t)] for t in ("ppmd16", "zpaq-m5") if (name, t) in by]
+        peer = f"{f / min(peers):.3f}" if peers else "–"
+        lines.append(f"| {name} | {d:,} | {g:,} | {f:,} | {ratio:.3f} | "
+                     f"{'yes' if ratio <= 1.03 else '**no**'} | "
+                     f"{', '.join(f'{p:,}' for p in peers) or '–'} | {peer} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("inputs", nargs="*")
     ap.add_argument("--tools", default=",".join(TOOLS), help="comma list of " + ", ".join(TOOLS))
     ap.add_argument("--jsonl", type=Path)
     ap.add_argument("--table", nargs="+", type=Path, metavar="JSONL")
+    ap.add_argument("--checks", nargs="+", type=Path, metavar="JSONL",
+                    help="the default against gate 0 and -1, and -1 against PPMd and zpaq")
     args = ap.parse_args(argv)
-    if args.table:
-        rows = read_records(*args.table)
-        print(table(rows))
+    if args.table or args.checks:
+        rows = read_records(*(args.table or args.checks))
+        print(table(rows) if args.table else checks(rows))
         return 0
     tools = [t for t in args.tools.split(",") if t]
     unknown = [t for t in tools if t not in TOOLS]
