@@ -3,9 +3,12 @@
 Invariants:
 - Every field of :class:`CodecConfig` that affects the coded bits is written to the file
   header and read back from it; decompression never takes these from the command line.
-- Each field is serialised under a numeric id fixed by hand in ``_FIELDS``. Ids are never
-  reused or renumbered; a reader refuses a config with an id it does not know, because
-  ignoring a setting could decode garbage.
+- Each such field is serialised under a numeric id fixed by hand in its own declaration
+  (:class:`HeaderField` metadata). Ids are never reused or renumbered; a reader refuses a
+  config with an id it does not know, because ignoring a setting could decode garbage.
+- A field added after the first files has an ``absent`` value: the value every earlier
+  file was coded with. It is written only when it differs, and a file without it reads as
+  that value, so earlier files keep their bytes and decode forever.
 """
 
 from __future__ import annotations
@@ -158,7 +161,8 @@ _P1 = PREDICTOR_PRESETS[1]  # the defaults below
 class CliOption:
     """How a :class:`CodecConfig` field appears on ``nacz compress``'s command line: the
     CLI builds each option from this (``nacz.cli.options``), so a new setting is one
-    field here plus its header id below. Every such option is recorded in the file."""
+    field declaration (this and its :class:`HeaderField`). Every such option is recorded
+    in the file."""
 
     flag: str
     help: str
@@ -179,6 +183,30 @@ def _cli(flag: str, help: str, **kw) -> dict:
     return {"cli": CliOption(flag, help, **kw)}
 
 
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class HeaderField:
+    """Where a :class:`CodecConfig` field lives in the container header: ``id``, fixed by
+    hand and never renumbered, and ``fmt``, its struct format. A field with an ``absent``
+    value is written only when it differs from it, and a header without it means that
+    value (what files made before the field existed were coded with); a field without one
+    must be in every header that does not name a preset."""
+
+    id: int
+    fmt: str
+    absent: Any = _REQUIRED
+
+    @property
+    def required(self) -> bool:
+        return self.absent is _REQUIRED
+
+
+def _header(fid: int, fmt: str, **kw) -> dict:
+    return {"header": HeaderField(fid, fmt, **kw)}
+
+
 def _parse_offmodel(text: str) -> int:
     return OFFMODEL_NAMES[text]
 
@@ -187,22 +215,25 @@ def _parse_offmodel(text: str) -> int:
 class CodecConfig:
     """Settings that determine the compressed bits. Frozen: pass a new one to change it."""
 
-    window: int = field(default=DEFAULT_WINDOW, metadata=_cli(
+    window: int = field(default=DEFAULT_WINDOW, metadata=_header(1, "<I") | _cli(
         "--window", "Tokens of context kept per stream.", low=16, high=131072))
     #: Tokens dropped from the front of a full window at once (after the start token).
-    evict: int = 0  # 0 means window // 4, resolved in __post_init__
-    temperature: float = field(default=DEFAULT_TEMPERATURE, metadata=_cli(
+    #: 0 means window // 4, resolved in __post_init__.
+    evict: int = field(default=0, metadata=_header(2, "<I"))
+    temperature: float = field(default=DEFAULT_TEMPERATURE, metadata=_header(3, "<d") | _cli(
         "--temperature", "Softmax temperature.", kind=float, low=0.05, high=20.0))
-    start_token: int = DEFAULT_START_TOKEN
-    max_streams: int = field(default=DEFAULT_MAX_STREAMS, metadata=_cli(
+    start_token: int = field(default=DEFAULT_START_TOKEN, metadata=_header(4, "<I"))
+    max_streams: int = field(default=DEFAULT_MAX_STREAMS, metadata=_header(5, "<I") | _cli(
         "--max-streams", "Most shards coded side by side in one batch.", low=1, high=256))
-    min_shard_tokens: int = field(default=DEFAULT_MIN_SHARD_TOKENS, metadata=_cli(
+    min_shard_tokens: int = field(default=DEFAULT_MIN_SHARD_TOKENS, metadata=_header(
+        6, "<I") | _cli(
         "--min-shard-tokens", "Split the input into shards only if each gets this many "
         "tokens.", low=1, high=2**31 - 1))
     #: Input bytes per block. Shards and lockstep groups never span blocks, so this changes
     #: the bits of inputs longer than one block. The decoder does not need it (the segment
     #: table says everything); it is recorded so that a file says how to remake it.
-    block_size: int = field(default=DEFAULT_BLOCK_SIZE, metadata=_cli(
+    block_size: int = field(default=DEFAULT_BLOCK_SIZE, metadata=_header(
+        11, "<I", absent=DEFAULT_BLOCK_SIZE) | _cli(
         "--block-size", "Input bytes planned and coded together; bounds memory (default "
         "8 MiB). Each block is one or more groups that workers code at once: for N workers "
         "about input/2N, not below 1 MiB.",
@@ -210,7 +241,7 @@ class CodecConfig:
     #: Line-layout folds a text segment may use (:class:`LayoutFold` bits: CR LF,
     #: soft line breaks, two spaces); which ones it does use is decided from its bytes and
     #: recorded in its payload. 0 codes the text as it is.
-    layout: int = field(default=DEFAULT_LAYOUT, metadata=_cli(
+    layout: int = field(default=DEFAULT_LAYOUT, metadata=_header(12, "<B", absent=0) | _cli(
         "--layout", "Line-layout folds a text may use when they pay: 'all' (default), "
         "'none', or a comma list of crlf (CR LF line ends), wrap (soft line breaks), spaces "
         "(two spaces between words), quotes (backquotes).", kind=str, metavar="LIST",
@@ -219,23 +250,25 @@ class CodecConfig:
     #: (``nacz.model_gate``); segments it refuses go to the classic codecs. The decoder
     #: does not need it (segment kinds say everything); it is recorded so that a file
     #: says how to remake it.
-    model_gate: int = field(default=DEFAULT_MODEL_GATE, metadata=_cli(
+    model_gate: int = field(default=DEFAULT_MODEL_GATE, metadata=_header(
+        13, "<B", absent=0) | _cli(
         "--model-gate", "3 (the default): a text segment that costs many tokens per byte "
         "leaves the model only where a calibrated sample says the model saves under 10% "
         "against the best off-model codec; 0: every text segment goes to the model; 2: none "
         "does; 1: the first rule, before the router.", low=0, high=3))
     #: The codecs of segments the model does not code (``OFFMODEL_*``). The decoder does
     #: not need it (segment kinds say everything); recorded so a file says how to remake it.
-    offmodel: int = field(default=DEFAULT_OFFMODEL, metadata=_cli(
+    offmodel: int = field(default=DEFAULT_OFFMODEL, metadata=_header(
+        15, "<B", absent=0) | _cli(
         "--offmodel", "What codes the segments the model does not: 'cm' (the default), the "
         "smallest of PPMd, ZPAQ -m5, LZMA2 and zstd by trial; 'classic', LZMA2 and zstd "
         "only.", kind=str, choices=("cm", "classic"), parse=_parse_offmodel))
     #: llama.cpp's flash-attention kernel. Off: on CPU its results depend on the thread
     #: count (measured: 1 vs 2 threads gave different bitstreams), which a codec cannot allow.
-    flash_attn: bool = False
+    flash_attn: bool = field(default=False, metadata=_header(7, "<?"))
     #: Predictor components mixed with the LLM (:class:`Predictor` bits); 0 codes the LLM
     #: alone. The fields below it are used (and written to the file) only when it is nonzero.
-    predictors: int = field(default=DEFAULT_PREDICTORS, metadata=_cli(
+    predictors: int = field(default=DEFAULT_PREDICTORS, metadata=_header(8, "<I") | _cli(
         "--predictors", "Predictors mixed with the LLM: 'all' (default), 'none', or a comma "
         "list of bias,ngram,match,temp,apm,unigram, plus 'shared' to let the shards of a "
         "group share what they learn (part of 'all'), and 'struct' for the structure "
@@ -371,35 +404,20 @@ class CodecConfig:
         return dataclasses.replace(self, **changes)
 
 
-# Fixed by hand; never renumber. (id, field name, struct format)
-_FIELDS: tuple[tuple[int, str, str], ...] = (
-    (1, "window", "<I"),
-    (2, "evict", "<I"),
-    (3, "temperature", "<d"),
-    (4, "start_token", "<I"),
-    (5, "max_streams", "<I"),
-    (6, "min_shard_tokens", "<I"),
-    (7, "flash_attn", "<?"),
-    (8, "predictors", "<I"),
-)
-_BY_ID = {fid: (name, fmt) for fid, name, fmt in _FIELDS}
-# Field 11 is written only when block_size is not DEFAULT_BLOCK_SIZE, and absent means that
-# default: files made before blocks existed (whose inputs under 8 MiB were coded exactly as
-# one block of 8 MiB codes them) keep their bytes and still read.
-_ID_BLOCK_SIZE = 11
-_BY_ID[_ID_BLOCK_SIZE] = ("block_size", "<I")
-# Field 12 is written only when layout is not 0, and absent means 0: files made before
-# the folds existed coded their text as it was.
-_ID_LAYOUT = 12
-_BY_ID[_ID_LAYOUT] = ("layout", "<B")
-# Field 13 is written only when model_gate is not 0, and absent means 0: files made before
-# the gate existed sent every text segment to the model.
-_ID_MODEL_GATE = 13
-_BY_ID[_ID_MODEL_GATE] = ("model_gate", "<B")
-# Field 15 is written only when offmodel is not 0, and absent means 0: files made before
-# the context-mixing codecs existed coded off-model segments with zstd / LZMA2.
-_ID_OFFMODEL = 15
-_BY_ID[_ID_OFFMODEL] = ("offmodel", "<B")
+# The header ids of the plain fields are in their declarations above (HeaderField). Why
+# some have an ``absent`` value: field 11 (block_size) is written only when it is not
+# DEFAULT_BLOCK_SIZE, because files made before blocks existed coded their inputs under
+# 8 MiB exactly as one block of 8 MiB codes them; fields 12 (layout), 13 (model_gate) and
+# 15 (offmodel) are written only when nonzero, because files made before the folds, the
+# gate and the context-mixing codecs coded as 0 does. Ids 9, 10 and 14 are composite and
+# handled below.
+_HEADER: tuple[tuple[str, HeaderField], ...] = tuple(sorted(
+    ((f.name, f.metadata["header"]) for f in dataclasses.fields(CodecConfig)
+     if "header" in f.metadata), key=lambda item: item[1].id))
+_BY_ID = {h.id: (name, h) for name, h in _HEADER}
+#: The value of every field a header may leave out; a config preset written before such a
+#: field existed means this value of it.
+_ABSENT = {name: h.absent for name, h in _HEADER if not h.required}
 # Field 14 exists exactly when predictors has Predictor.STRUCT: the count of structure
 # contexts, then their kinds, one byte each.
 _ID_STRUCT_CONTEXTS = 14
@@ -535,13 +553,19 @@ def level_config(level: int, **changes) -> "CodecConfig":
         raise UsageError(f"compression level must be 1..9, got {level!r}")
     if "window" in changes and "evict" not in changes:
         changes = {**changes, "evict": 0}  # a quarter of the new window, as without a level
-    return CodecConfig(**{**CONFIG_PRESETS[LEVELS[level][0]], **changes})
+    return CodecConfig(**{**_ABSENT, **CONFIG_PRESETS[LEVELS[level][0]], **changes})
+
+
+def preset_config(pid: int) -> "CodecConfig":
+    """Config preset ``pid`` as a config; a field it does not list (one added after it)
+    has the value a header without that field means."""
+    return CodecConfig(**{**_ABSENT, **CONFIG_PRESETS[pid]})
 
 
 def config_preset_id(cfg: "CodecConfig") -> int | None:
     """The id of the config preset ``cfg`` is, or None."""
-    for pid, preset in CONFIG_PRESETS.items():
-        if cfg == CodecConfig(**preset):
+    for pid in CONFIG_PRESETS:
+        if cfg == preset_config(pid):
             return pid
     return None
 
@@ -559,15 +583,8 @@ def config_to_fields(cfg: CodecConfig, compact: bool = False) -> dict[int, bytes
         pid = config_preset_id(cfg)
         if pid is not None:
             return {_ID_CONFIG_PRESET: bytes([pid])}
-    fields = {fid: struct.pack(fmt, getattr(cfg, name)) for fid, name, fmt in _FIELDS}
-    if cfg.block_size != DEFAULT_BLOCK_SIZE:
-        fields[_ID_BLOCK_SIZE] = struct.pack("<I", cfg.block_size)
-    if cfg.layout:
-        fields[_ID_LAYOUT] = struct.pack("<B", cfg.layout)
-    if cfg.model_gate:
-        fields[_ID_MODEL_GATE] = struct.pack("<B", cfg.model_gate)
-    if cfg.offmodel:
-        fields[_ID_OFFMODEL] = struct.pack("<B", cfg.offmodel)
+    fields = {h.id: struct.pack(h.fmt, getattr(cfg, name)) for name, h in _HEADER
+              if h.required or getattr(cfg, name) != h.absent}
     if cfg.predictors:
         fields[_ID_PREDICTOR_PARAMS] = _pack_predictor_params(cfg)
     if cfg.predictors & Predictor.STRUCT:
@@ -584,23 +601,22 @@ def config_from_fields(fields: dict[int, bytes]) -> CodecConfig:
             raise ConfigError("a config preset (field 10) cannot come with other fields")
         if len(raw) != 1 or raw[0] not in CONFIG_PRESETS:
             raise ConfigError(f"unknown config preset {raw.hex()} (file made by a newer nacz?)")
-        return CodecConfig(**CONFIG_PRESETS[raw[0]])
+        return preset_config(raw[0])
     values = {}
     for fid, raw in fields.items():
         if fid in (_ID_PREDICTOR_PARAMS, _ID_STRUCT_CONTEXTS):
             continue
         if fid not in _BY_ID:
             raise ConfigError(f"unknown config field id {fid} (file made by a newer nacz?)")
-        name, fmt = _BY_ID[fid]
+        name, header = _BY_ID[fid]
+        fmt = header.fmt
         if len(raw) != struct.calcsize(fmt):
             raise ConfigError(f"config field {name} has {len(raw)} bytes")
         if fmt == "<?" and raw not in (b"\x00", b"\x01"):
             raise ConfigError(f"config field {name} is not a boolean")
         (values[name],) = struct.unpack(fmt, raw)
-    values.setdefault("layout", 0)  # field 12 absent: the text was coded as it was
-    values.setdefault("model_gate", 0)  # field 13 absent: every text segment on the model
-    values.setdefault("offmodel", 0)  # field 15 absent: zstd / LZMA2 off the model
-    missing = [name for _, name, _ in _FIELDS if name not in values]
+    values = {**_ABSENT, **values}
+    missing = [name for name, h in _HEADER if h.required and name not in values]
     if missing:
         raise ConfigError(f"config lacks field(s): {', '.join(missing)}")
     if values["predictors"]:

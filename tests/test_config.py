@@ -201,3 +201,32 @@ def test_config_is_frozen_and_validated():
         CodecConfig(window=8)
     with pytest.raises(UsageError):
         CodecConfig(temperature=0.0)
+
+
+def test_header_ids_are_fixed_by_hand_in_the_field_declarations():
+    # The ids and formats every file since 2026-11-23 was written with; a new field gets a
+    # new id (never 9, 10 or 14, the composite fields) and, if earlier files exist, an
+    # absent value they were coded with.
+    from nacz.config import _ABSENT, _BY_ID
+
+    assert {fid: (name, h.fmt) for fid, (name, h) in _BY_ID.items()} == {
+        1: ("window", "<I"), 2: ("evict", "<I"), 3: ("temperature", "<d"),
+        4: ("start_token", "<I"), 5: ("max_streams", "<I"), 6: ("min_shard_tokens", "<I"),
+        7: ("flash_attn", "<?"), 8: ("predictors", "<I"), 11: ("block_size", "<I"),
+        12: ("layout", "<B"), 13: ("model_gate", "<B"), 15: ("offmodel", "<B"),
+    }
+    assert _ABSENT == {"block_size": 8 << 20, "layout": 0, "model_gate": 0, "offmodel": 0}
+
+
+def test_an_absent_field_reads_as_its_absent_value_and_is_not_written():
+    # A header of 2026-11-23 (config preset 1's values, written out) has no field 11, 12,
+    # 13 or 15: it reads as block 8 MiB, no folds, no gate, classic codecs off the model.
+    from nacz.config import CONFIG_PRESETS
+
+    old = CodecConfig(**CONFIG_PRESETS[1])
+    fields = config_to_fields(old)
+    assert sorted(fields) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    back = config_from_fields(fields)
+    assert back == old
+    assert (back.block_size, back.layout, back.model_gate, back.offmodel) == (8 << 20, 0, 0, 0)
+    assert 11 in config_to_fields(old.replace(block_size=1 << 20))
