@@ -144,9 +144,15 @@ def test_ppmd_memory_is_bounded_by_the_length():
         decompress_ppmd(bytes([1]) + payload[1:], len(TEXT))
 
 
-def _zpaq_block(components: bytes, n_components: int, coded: bytes) -> bytes:
-    """A hand-made ZPAQ block (level 2): header, a HALT-only HCOMP, one segment."""
-    body = bytes([0, 0, 0, 0, n_components]) + components + b"\x00" + bytes([56, 0])
+#: ZPAQL programs for a hand-made block's HCOMP (each ends with 0, the end of the code)
+HCOMP_HALT = bytes([56, 0])  # HALT: the context computation ends at once
+HCOMP_LOOP = bytes([63, 254, 0])  # JMP -2: jumps to itself, so it never ends
+
+
+def _zpaq_block(components: bytes, n_components: int, coded: bytes,
+                hcomp: bytes = HCOMP_HALT) -> bytes:
+    """A hand-made ZPAQ block (level 2): header, an HCOMP program, one segment."""
+    body = bytes([0, 0, 0, 0, n_components]) + components + b"\x00" + hcomp
     return (b"zPQ\x02\x01" + struct.pack("<H", len(body)) + body + b"\x01\x00\x00\x00"
             + coded + b"\x00\x00\x00\x00\xfe\xff")
 
@@ -180,10 +186,15 @@ def test_output_bombs_are_cut_at_the_expected_length(codec):
 
 
 def test_the_child_has_a_cpu_limit(monkeypatch):
-    monkeypatch.setattr(cm_codecs, "CHILD_BASE_SECONDS", 0)
+    # A ZPAQ stream carries its own program, run for every byte: one that never ends is
+    # stopped by the child's CPU limit (1 s here; 30 s and more in use).
+    monkeypatch.setattr(cm_codecs, "CHILD_BASE_SECONDS", 1)
     monkeypatch.setattr(cm_codecs, "CHILD_SECONDS_PER_BYTE", 0.0)
-    with pytest.raises(BinaryCodecError, match="time"):
-        decompress_zpaq(compress_zpaq(os.urandom(2 << 20)), 2 << 20)
+    forever = _zpaq_block(bytes([2, 8, 255]), 1, random.Random(1).randbytes(64), HCOMP_LOOP)
+    t0 = time.monotonic()
+    with pytest.raises(BinaryCodecError, match="ran out of time"):
+        decompress_zpaq(forever, 1000)
+    assert time.monotonic() - t0 < 10
 
 
 def test_the_child_runs_nothing_of_the_environment(monkeypatch):
