@@ -177,6 +177,9 @@ class CliOption:
     #: (config, text) -> config, applied after the level's config (it changes more than
     #: its own field)
     apply: Callable[[Any, str], Any] | None = None
+    #: Where ``nacz compress --help`` lists it: by rank, those below
+    #: ``nacz.cli.options.LEVELS_RANK`` before --level/--fast/--best, the rest after.
+    rank: int = 100
 
 
 def _cli(flag: str, help: str, **kw) -> dict:
@@ -216,19 +219,19 @@ class CodecConfig:
     """Settings that determine the compressed bits. Frozen: pass a new one to change it."""
 
     window: int = field(default=DEFAULT_WINDOW, metadata=_header(1, "<I") | _cli(
-        "--window", "Tokens of context kept per stream.", low=16, high=131072))
+        "--window", "Tokens of context kept per stream.", low=16, high=131072, rank=10))
     #: Tokens dropped from the front of a full window at once (after the start token).
     #: 0 means window // 4, resolved in __post_init__.
     evict: int = field(default=0, metadata=_header(2, "<I"))
     temperature: float = field(default=DEFAULT_TEMPERATURE, metadata=_header(3, "<d") | _cli(
-        "--temperature", "Softmax temperature.", kind=float, low=0.05, high=20.0))
+        "--temperature", "Softmax temperature.", kind=float, low=0.05, high=20.0, rank=11))
     start_token: int = field(default=DEFAULT_START_TOKEN, metadata=_header(4, "<I"))
     max_streams: int = field(default=DEFAULT_MAX_STREAMS, metadata=_header(5, "<I") | _cli(
-        "--max-streams", "Most shards coded side by side in one batch.", low=1, high=256))
+        "--max-streams", "Most shards coded side by side in one batch.", low=1, high=256, rank=12))
     min_shard_tokens: int = field(default=DEFAULT_MIN_SHARD_TOKENS, metadata=_header(
         6, "<I") | _cli(
         "--min-shard-tokens", "Split the input into shards only if each gets this many "
-        "tokens.", low=1, high=2**31 - 1))
+        "tokens.", low=1, high=2**31 - 1, rank=13))
     #: Input bytes per block. Shards and lockstep groups never span blocks, so this changes
     #: the bits of inputs longer than one block. The decoder does not need it (the segment
     #: table says everything); it is recorded so that a file says how to remake it.
@@ -237,7 +240,7 @@ class CodecConfig:
         "--block-size", "Input bytes planned and coded together; bounds memory (default "
         "8 MiB). Each block is one or more groups that workers code at once: for N workers "
         "about input/2N, not below 1 MiB.",
-        low=1024, high=2**32 - 1, metavar="BYTES"))
+        low=1024, high=2**32 - 1, metavar="BYTES", rank=14))
     #: Line-layout folds a text segment may use (:class:`LayoutFold` bits: CR LF,
     #: soft line breaks, two spaces); which ones it does use is decided from its bytes and
     #: recorded in its payload. 0 codes the text as it is.
@@ -245,7 +248,7 @@ class CodecConfig:
         "--layout", "Line-layout folds a text may use when they pay: 'all' (default), "
         "'none', or a comma list of crlf (CR LF line ends), wrap (soft line breaks), spaces "
         "(two spaces between words), quotes (backquotes).", kind=str, metavar="LIST",
-        parse=lambda text: parse_layout(text)))
+        parse=lambda text: parse_layout(text), rank=17))
     #: Which rule decides that a text segment is worth the model's time
     #: (``nacz.model_gate``); segments it refuses go to the classic codecs. The decoder
     #: does not need it (segment kinds say everything); it is recorded so that a file
@@ -255,14 +258,14 @@ class CodecConfig:
         "--model-gate", "3 (the default): a text segment that costs many tokens per byte "
         "leaves the model only where a calibrated sample says the model saves under 10% "
         "against the best off-model codec; 0: every text segment goes to the model; 2: none "
-        "does; 1: the first rule, before the router.", low=0, high=3))
+        "does; 1: the first rule, before the router.", low=0, high=3, rank=18))
     #: The codecs of segments the model does not code (``OFFMODEL_*``). The decoder does
     #: not need it (segment kinds say everything); recorded so a file says how to remake it.
     offmodel: int = field(default=DEFAULT_OFFMODEL, metadata=_header(
         15, "<B", absent=0) | _cli(
         "--offmodel", "What codes the segments the model does not: 'cm' (the default), the "
         "smallest of PPMd, ZPAQ -m5, LZMA2 and zstd by trial; 'classic', LZMA2 and zstd "
-        "only.", kind=str, choices=("cm", "classic"), parse=_parse_offmodel))
+        "only.", kind=str, choices=("cm", "classic"), parse=_parse_offmodel, rank=19))
     #: llama.cpp's flash-attention kernel. Off: on CPU its results depend on the thread
     #: count (measured: 1 vs 2 threads gave different bitstreams), which a codec cannot allow.
     flash_attn: bool = field(default=False, metadata=_header(7, "<?"))
@@ -273,7 +276,7 @@ class CodecConfig:
         "list of bias,ngram,match,temp,apm,unigram, plus 'shared' to let the shards of a "
         "group share what they learn (part of 'all'), and 'struct' for the structure "
         "contexts (not part of 'all': they pay on logs and records only).",
-        kind=str, metavar="LIST", parse=lambda text: parse_predictors(text)))
+        kind=str, metavar="LIST", parse=lambda text: parse_predictors(text), rank=15))
     ngram_orders: tuple[int, ...] = _P1["ngram_orders"]
     #: log2 of the n-gram hash buckets (all orders share them)
     ngram_bits: int = _P1["ngram_bits"]
@@ -288,7 +291,7 @@ class CodecConfig:
     rate_temp: float = _P1["rate_temp"]  #: learning rate of the inverse temperatures
     rate_bias: float = field(default=_P1["rate_bias"], metadata=_cli(
         "--bias-rate", "Learning rate of the adaptive bias head.", kind=float, low=0.0,
-        high=1.0))  #: learning rate of the bias head
+        high=1.0, rank=60))  #: learning rate of the bias head
     rate_apm: float = _P1["rate_apm"]  #: adaptation rate of the APM table
     bias_clip: float = _P1["bias_clip"]  #: bias head values stay in [-clip, clip]
     init_ngram_weight: float = _P1["init_ngram_weight"]
@@ -305,7 +308,7 @@ class CodecConfig:
     skip_min_match: int = field(default=_P1["skip_min_match"], metadata=_cli(
         "--skip-min-match", "Confidence skip: code a token without the LLM's distribution "
         "when the match model has a match this long and is confident (0 = off).", low=0,
-        high=65535))
+        high=65535, rank=61))
     skip_confidence: float = _P1["skip_confidence"]
     #: Structure contexts (:class:`StructContext` kinds, in this order) under
     #: ``Predictor.STRUCT``; written to the file (field 14) only with that bit.
@@ -313,7 +316,7 @@ class CodecConfig:
         "--struct-contexts", "Which structure contexts 'struct' adds, a comma list of "
         "column, above, masked, masked8, linehead, markup, word (default masked8,above); "
         "turns 'struct' on.", kind=str, metavar="LIST",
-        apply=lambda config, text: with_struct_contexts(config, text)))
+        apply=lambda config, text: with_struct_contexts(config, text), rank=16))
 
     def __post_init__(self) -> None:
         if not isinstance(self.window, int) or not 16 <= self.window <= 131072:

@@ -31,6 +31,21 @@ def test_import_is_light():
     assert out.returncode == 0, out.stderr
 
 
+def test_compress_lists_its_options_in_the_order_they_always_had():
+    # nacz.cli builds the bitstream options from CodecConfig's metadata; their ranks keep
+    # the order of the hand-written options of 2026-12-04 around --level/--fast/--best.
+    from nacz.cli import cli
+
+    flags = [p.opts[-1] for p in cli.commands["compress"].params if p.opts[-1].startswith("-")]
+    assert flags == [
+        "--rm", "--ray", "--gpus", "--workers", "--threads", "--model", "--output",
+        "--stdout", "--force", "--quiet", "--window", "--temperature", "--max-streams",
+        "--min-shard-tokens", "--block-size", "--predictors", "--struct-contexts",
+        "--layout", "--model-gate", "--offmodel", "--level", "--fast", "--best",
+        "--bias-rate", "--skip-min-match",
+    ]
+
+
 def test_pipe_filter_and_clean_stdout(nacz_cli, tmp_path):
     r = nacz_cli("compress", input=TEXT)
     assert r.returncode == 0, r.stderr

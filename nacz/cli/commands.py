@@ -89,7 +89,7 @@ def cli() -> None:
 
 @cli.command()
 @common
-@bitstream_options
+@bitstream_options(after_levels=False)
 @click.option(
     "--level", type=click.IntRange(1, 9), default=None, metavar="N",
     help="Compression level, 1 (fastest: no model, context mixing and the classic codecs) "
@@ -105,6 +105,7 @@ def cli() -> None:
     "context), every text segment on the model; several times the default's time on "
     "long or dense texts.",
 )
+@bitstream_options(after_levels=True)
 def compress(files, output, to_stdout, force, quiet, model, threads, workers, gpus,
              ray_address, remove_input, level, fast, best, **settings):
     """Compress each FILE to FILE.nacz (the input is kept)."""

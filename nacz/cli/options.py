@@ -86,14 +86,26 @@ def _click_type(opt):
     return str
 
 
-def bitstream_options(f):
-    """One option per :func:`nacz.config.cli_options` entry, its value passed under the
-    field's name (None when not given)."""
-    for name, opt in reversed(cli_options()):
-        help_text = opt.help.rstrip(".") + " (recorded in the file)."
-        f = click.option(opt.flag, name, type=_click_type(opt), default=None,
-                         metavar=opt.metavar, help=help_text)(f)
-    return f
+#: Bitstream options of a lower rank (``CliOption.rank``) are listed before the level
+#: options, the rest after them: the order ``nacz compress --help`` has always had.
+LEVELS_RANK = 50
+
+
+def bitstream_options(after_levels: bool):
+    """One option per :func:`nacz.config.cli_options` entry on one side of the level
+    options, by rank, its value passed under the field's name (None when not given)."""
+    chosen = sorted(((name, opt) for name, opt in cli_options()
+                     if (opt.rank >= LEVELS_RANK) == after_levels),
+                    key=lambda item: item[1].rank)
+
+    def decorate(f):
+        for name, opt in reversed(chosen):
+            help_text = opt.help.rstrip(".") + " (recorded in the file)."
+            f = click.option(opt.flag, name, type=_click_type(opt), default=None,
+                             metavar=opt.metavar, help=help_text)(f)
+        return f
+
+    return decorate
 
 
 def settings_changes(settings: dict) -> tuple[dict, list]:
