@@ -556,13 +556,13 @@ def level_config(level: int, **changes) -> "CodecConfig":
         raise UsageError(f"compression level must be 1..9, got {level!r}")
     if "window" in changes and "evict" not in changes:
         changes = {**changes, "evict": 0}  # a quarter of the new window, as without a level
-    return CodecConfig(**{**_ABSENT, **CONFIG_PRESETS[LEVELS[level][0]], **changes})
+    return preset_config(LEVELS[level][0], **changes)
 
 
-def preset_config(pid: int) -> "CodecConfig":
-    """Config preset ``pid`` as a config; a field it does not list (one added after it)
-    has the value a header without that field means."""
-    return CodecConfig(**{**_ABSENT, **CONFIG_PRESETS[pid]})
+def preset_config(pid: int, **changes) -> "CodecConfig":
+    """Config preset ``pid`` as a config, with ``changes`` applied; a field it does not
+    list (one added after it) has the value a header without that field means."""
+    return CodecConfig(**{**_ABSENT, **CONFIG_PRESETS[pid], **changes})
 
 
 def config_preset_id(cfg: "CodecConfig") -> int | None:

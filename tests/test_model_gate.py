@@ -132,7 +132,7 @@ def test_the_router_sends_random_base64_off_the_model_and_round_trips(codec):
     # model. As hex they are a near tie (model 4.140, zstd 4.118: 0.5% apart, inside the
     # router's margin), and the router keeps them on the model: it errs that way on purpose
     # (nacz.model_gate), so hex is only round-tripped here, on 1,200 random bytes (2,432
-    # bytes of text, about 1,900 tokens: still sampled) to keep the test run short.
+    # bytes of text, 2,205 tokens: still sampled) to keep the test run short.
     from nacz.config import CodecConfig
 
     data = _random_text("base64", 3000)
